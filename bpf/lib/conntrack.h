@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * cf_ct_v1: connection tracking per endpoint.
+ *
+ * An entry is keyed by the tuple of the packet that opened the connection, as seen on the
+ * endpoint's device, plus the endpoint id (two endpoints on one node see the same packet
+ * and keep separate state). A packet whose own tuple hits is in the original direction; a
+ * packet whose reversed tuple hits is a reply. Entries are only created for packets the
+ * policy let through, so a reply can only ride on a connection that was allowed.
+ */
+#ifndef CF_CONNTRACK_H
+#define CF_CONNTRACK_H
+
+#include "common.h"
+
+struct cf_ct_key {
+	__u32 ep_id;
+	__u8 family;
+	__u8 proto;
+	/* TCP/UDP/SCTP ports; ICMP echo id in sport (request) or dport (reply); else 0. */
+	__be16 sport;
+	__be16 dport;
+	__u16 pad;
+	/* IPv4 in [0], rest 0. */
+	__be32 saddr[4];
+	__be32 daddr[4];
+};
+
+/* cf_ct_entry.flags */
+#define CF_CT_F_SEEN_REPLY 0x01
+#define CF_CT_F_FIN_ORIG 0x02
+#define CF_CT_F_FIN_REPLY 0x04
+#define CF_CT_F_RST 0x08
+#define CF_CT_F_CLOSING (CF_CT_F_FIN_ORIG | CF_CT_F_FIN_REPLY | CF_CT_F_RST)
+
+struct cf_ct_entry {
+	/* bpf_ktime_get_ns() after which the entry is dead (CLOCK_MONOTONIC). */
+	__u64 expires_ns;
+	__u64 created_ns;
+	__u64 packets_orig;
+	__u64 packets_reply;
+	__u64 bytes_orig;
+	__u64 bytes_reply;
+	__u32 flags;
+	/* Rule that allowed the opening packet; 0 when unenforced or default-allowed. */
+	__u32 rule_ref;
+	/* Policy direction of the opening packet (CF_DIR_*). */
+	__u8 direction;
+	/* Union of TCP flags seen per direction. */
+	__u8 tcp_flags_orig;
+	__u8 tcp_flags_reply;
+	__u8 pad;
+	__u32 pad2;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cf_ct_key);
+	__type(value, struct cf_ct_entry);
+} cf_ct_v1 SEC(".maps");
+
+/* Conntrack state of a packet; the values are Cilium's trace reasons (Hubble adds 1). */
+#define CF_CT_NEW 0
+#define CF_CT_ESTABLISHED 1
+#define CF_CT_REPLY 2
+#define CF_CT_RELATED 3
+
+#define CF_TCP_FIN 0x01
+#define CF_TCP_SYN 0x02
+#define CF_TCP_RST 0x04
+#define CF_TCP_ACK 0x10
+
+static __always_inline void cf_ct_reverse(struct cf_ct_key *dst, const struct cf_ct_key *src)
+{
+	dst->ep_id = src->ep_id;
+	dst->family = src->family;
+	dst->proto = src->proto;
+	dst->sport = src->dport;
+	dst->dport = src->sport;
+	dst->pad = 0;
+	__builtin_memcpy(dst->saddr, src->daddr, 16);
+	__builtin_memcpy(dst->daddr, src->saddr, 16);
+}
+
+static __always_inline __u64 cf_ct_lifetime_ns(__u8 proto, __u32 flags)
+{
+	__u32 s;
+
+	if (proto != IPPROTO_TCP)
+		s = cfg_ct_lifetime_other;
+	else if ((flags & CF_CT_F_RST) ||
+		 (flags & (CF_CT_F_FIN_ORIG | CF_CT_F_FIN_REPLY)) ==
+			 (CF_CT_F_FIN_ORIG | CF_CT_F_FIN_REPLY))
+		s = cfg_ct_lifetime_close;
+	else if (flags & CF_CT_F_SEEN_REPLY)
+		s = cfg_ct_lifetime_tcp;
+	else
+		s = cfg_ct_lifetime_syn;
+	return (__u64)s * CF_NSEC_PER_SEC;
+}
+
+static __always_inline int cf_tcp_is_syn_only(__u8 tcp_flags)
+{
+	return (tcp_flags & (CF_TCP_SYN | CF_TCP_ACK)) == CF_TCP_SYN;
+}
+
+/*
+ * Live entry for key, or NULL. A dead entry (expired) is deleted so the packet is treated
+ * like the first of a new connection; the agent's GC would have removed it anyway.
+ */
+static __always_inline struct cf_ct_entry *cf_ct_get(const struct cf_ct_key *key, __u64 now)
+{
+	struct cf_ct_entry *e = bpf_map_lookup_elem(&cf_ct_v1, key);
+
+	if (e && e->expires_ns < now) {
+		bpf_map_delete_elem(&cf_ct_v1, key);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * Classify a packet. *entry is set for ESTABLISHED and REPLY. *reopened is set when a SYN
+ * re-uses the tuple of a closing connection in the original direction: the entry is reset
+ * in place and the packet counts as the first of a new connection.
+ */
+static __always_inline int cf_ct_lookup(const struct cf_ct_key *tuple, __u8 tcp_flags, __u64 now,
+					struct cf_ct_entry **entry, int *reopened)
+{
+	struct cf_ct_key rev;
+	struct cf_ct_entry *e;
+	int syn_only = tuple->proto == IPPROTO_TCP && cf_tcp_is_syn_only(tcp_flags);
+
+	*entry = NULL;
+	*reopened = 0;
+	e = cf_ct_get(tuple, now);
+	if (e) {
+		if (syn_only && (e->flags & CF_CT_F_CLOSING)) {
+			*reopened = 1;
+			*entry = e;
+			return CF_CT_NEW;
+		}
+		*entry = e;
+		return CF_CT_ESTABLISHED;
+	}
+	cf_ct_reverse(&rev, tuple);
+	e = cf_ct_get(&rev, now);
+	if (e) {
+		/* The peer re-opens the tuple the other way round: the old connection is over. */
+		if (syn_only && (e->flags & CF_CT_F_CLOSING)) {
+			bpf_map_delete_elem(&cf_ct_v1, &rev);
+			return CF_CT_NEW;
+		}
+		*entry = e;
+		return CF_CT_REPLY;
+	}
+	return CF_CT_NEW;
+}
+
+/* An ICMP error is related when its embedded packet belongs to a tracked connection. */
+static __always_inline int cf_ct_is_related(const struct cf_ct_key *inner, __u64 now)
+{
+	struct cf_ct_key rev;
+
+	if (cf_ct_get(inner, now))
+		return 1;
+	cf_ct_reverse(&rev, inner);
+	return cf_ct_get(&rev, now) != NULL;
+}
+
+/* Returns 0, or -1 when the map refused the entry. */
+static __always_inline int cf_ct_create(const struct cf_ct_key *tuple, __u8 direction, __u32 rule_ref,
+					__u8 tcp_flags, __u32 len, __u64 now)
+{
+	struct cf_ct_entry e = {};
+
+	e.created_ns = now;
+	e.direction = direction;
+	e.rule_ref = rule_ref;
+	e.packets_orig = 1;
+	e.bytes_orig = len;
+	e.tcp_flags_orig = tcp_flags;
+	if (tcp_flags & CF_TCP_RST)
+		e.flags |= CF_CT_F_RST;
+	if (tcp_flags & CF_TCP_FIN)
+		e.flags |= CF_CT_F_FIN_ORIG;
+	e.expires_ns = now + cf_ct_lifetime_ns(tuple->proto, e.flags);
+	return bpf_map_update_elem(&cf_ct_v1, tuple, &e, BPF_ANY) ? -1 : 0;
+}
+
+/* Reset an entry whose tuple a new SYN re-opened. */
+static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, __u8 direction, __u32 rule_ref,
+					 __u8 tcp_flags, __u32 len, __u64 now)
+{
+	e->created_ns = now;
+	e->direction = direction;
+	e->rule_ref = rule_ref;
+	e->packets_orig = 1;
+	e->packets_reply = 0;
+	e->bytes_orig = len;
+	e->bytes_reply = 0;
+	e->tcp_flags_orig = tcp_flags;
+	e->tcp_flags_reply = 0;
+	e->flags = 0;
+	e->expires_ns = now + cf_ct_lifetime_ns(IPPROTO_TCP, 0);
+}
+
+/*
+ * Account a packet of a tracked connection. Returns 1 when this is the first reply of the
+ * connection (the caller's sampling reports it like a first packet).
+ *
+ * Counters use atomics because both directions of a connection may run on different CPUs
+ * at once. The deadline is only rewritten when it moves by more than a second or the
+ * connection starts closing, so a busy flow does not bounce the cache line on every packet.
+ */
+static __always_inline int cf_ct_update(struct cf_ct_entry *e, __u8 proto, int reply, __u8 tcp_flags,
+					__u32 len, __u64 now)
+{
+	__u32 add = 0, old = e->flags, flags;
+	int first_reply = 0;
+	__u64 expires;
+
+	if (reply) {
+		__sync_fetch_and_add(&e->packets_reply, 1);
+		__sync_fetch_and_add(&e->bytes_reply, len);
+		if (!(old & CF_CT_F_SEEN_REPLY))
+			add |= CF_CT_F_SEEN_REPLY;
+		if (tcp_flags & CF_TCP_FIN)
+			add |= CF_CT_F_FIN_REPLY;
+		if ((e->tcp_flags_reply | tcp_flags) != e->tcp_flags_reply)
+			e->tcp_flags_reply |= tcp_flags;
+	} else {
+		__sync_fetch_and_add(&e->packets_orig, 1);
+		__sync_fetch_and_add(&e->bytes_orig, len);
+		if (tcp_flags & CF_TCP_FIN)
+			add |= CF_CT_F_FIN_ORIG;
+		if ((e->tcp_flags_orig | tcp_flags) != e->tcp_flags_orig)
+			e->tcp_flags_orig |= tcp_flags;
+	}
+	if (tcp_flags & CF_TCP_RST)
+		add |= CF_CT_F_RST;
+	add &= ~old;
+	if (add) {
+		/* Only one CPU wins the SEEN_REPLY transition, so only one reports it. */
+		old = __sync_fetch_and_or(&e->flags, add);
+		first_reply = (add & CF_CT_F_SEEN_REPLY) && !(old & CF_CT_F_SEEN_REPLY);
+	}
+	flags = old | add;
+	expires = now + cf_ct_lifetime_ns(proto, flags);
+	if (add || expires > e->expires_ns + CF_NSEC_PER_SEC)
+		e->expires_ns = expires;
+	return first_reply;
+}
+
+#endif /* CF_CONNTRACK_H */

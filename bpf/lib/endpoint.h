@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* cf_endpoints_v1: which endpoint the device a program runs on belongs to. */
+#ifndef CF_ENDPOINT_H
+#define CF_ENDPOINT_H
+
+#include "common.h"
+
+struct cf_endpoint {
+	__u32 ep_id;
+	__u32 identity;
+	__be32 ipv4;
+	__u8 ingress_mode;
+	__u8 egress_mode;
+	__u16 flags;
+	__u64 policy_revision;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* ifindex of the host-side veth */
+	__type(value, struct cf_endpoint);
+} cf_endpoints_v1 SEC(".maps");
+
+static __always_inline struct cf_endpoint *cf_endpoint_lookup(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&cf_endpoints_v1, &ifindex);
+}
+
+#endif /* CF_ENDPOINT_H */

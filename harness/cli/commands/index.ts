@@ -1,0 +1,7 @@
+import type { Command } from "commander";
+import { register as registerCluster } from "./cluster.js";
+
+/** Every command module, registered in the order `conform --help` lists them. */
+export function registerCommands(program: Command): void {
+  registerCluster(program);
+}

@@ -1,0 +1,161 @@
+// A single DNS exchange over UDP or TCP from a bound, known source port. Used by DNS probes and
+// to resolve probe targets given by name, so the query's own 5-tuple can be matched to flows too.
+import { randomInt } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import dnsPacket from "dns-packet";
+import type { DnsAnswer } from "./schema.js";
+import type { PortAllocator, SocketError } from "./sockets.js";
+import { asSocketError, bindConnectedUdp, startTcpConnect } from "./sockets.js";
+
+export interface DnsQuery {
+  name: string;
+  type: string;
+  server: { address: string; port: number };
+  transport: "udp" | "tcp";
+  localAddress: string;
+  fixedPort?: number | undefined;
+  ports: PortAllocator;
+  timeoutMs: number;
+}
+
+export type DnsExchangeOutcome =
+  | { kind: "answer"; rcode: string; answers: DnsAnswer[]; localPort: number; responseMs: number }
+  | { kind: "timeout"; localPort: number }
+  | { kind: "error"; error: SocketError; localPort: number | null };
+
+function encodeQuery(name: string, type: string, id: number): dnsPacket.Packet {
+  return {
+    type: "query",
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: type as dnsPacket.RecordType, name: name.replace(/\.$/, "") }],
+  };
+}
+
+function answerData(a: dnsPacket.Answer): string {
+  if (!("data" in a)) return "";
+  const d: unknown = a.data;
+  if (typeof d === "string") return d;
+  if (Buffer.isBuffer(d)) return d.toString("utf8");
+  if (Array.isArray(d)) return d.map((x) => (Buffer.isBuffer(x) ? x.toString("utf8") : String(x))).join("");
+  return JSON.stringify(d);
+}
+
+export function toAnswers(packet: dnsPacket.Packet): DnsAnswer[] {
+  return (packet.answers ?? []).map((a) => ({
+    name: a.name,
+    type: a.type,
+    ttl: "ttl" in a && typeof a.ttl === "number" ? a.ttl : 0,
+    data: answerData(a),
+  }));
+}
+
+function rcodeOf(packet: dnsPacket.DecodedPacket): string {
+  // dns-packet decodes the rcode into a field its type definitions do not declare.
+  return (packet as unknown as { rcode?: string }).rcode ?? "UNKNOWN";
+}
+
+export async function dnsExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
+  return q.transport === "udp" ? udpExchange(q) : tcpExchange(q);
+}
+
+async function udpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
+  let bound;
+  try {
+    bound = await bindConnectedUdp({ host: q.server.address, port: q.server.port, localAddress: q.localAddress, fixedPort: q.fixedPort, ports: q.ports });
+  } catch (err) {
+    return { kind: "error", error: asSocketError(err), localPort: null };
+  }
+  const { socket, localPort } = bound;
+  const id = randomInt(0, 65536);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (o: DnsExchangeOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.close();
+      resolve(o);
+    };
+    const timer = setTimeout(() => finish({ kind: "timeout", localPort }), q.timeoutMs);
+    socket.on("error", (err) => finish({ kind: "error", error: err as SocketError, localPort }));
+    socket.on("message", (msg) => {
+      let packet: dnsPacket.DecodedPacket;
+      try {
+        packet = dnsPacket.decode(msg);
+      } catch {
+        return; // not a DNS answer; keep waiting for one
+      }
+      if (packet.id !== id) return;
+      finish({ kind: "answer", rcode: rcodeOf(packet), answers: toAnswers(packet), localPort, responseMs: performance.now() - started });
+    });
+    socket.send(dnsPacket.encode(encodeQuery(q.name, q.type, id)), (err) => {
+      if (err) finish({ kind: "error", error: err as SocketError, localPort });
+    });
+  });
+}
+
+async function tcpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
+  const deadline = performance.now() + q.timeoutMs;
+  let started;
+  try {
+    started = await startTcpConnect({ host: q.server.address, port: q.server.port, localAddress: q.localAddress, fixedPort: q.fixedPort, ports: q.ports });
+  } catch (err) {
+    return { kind: "error", error: asSocketError(err), localPort: null };
+  }
+  const { socket, localPort } = started.attempt;
+  const id = randomInt(0, 65536);
+  return new Promise((resolve) => {
+    let settled = false;
+    let sentAt = 0;
+    const finish = (o: DnsExchangeOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(o);
+    };
+    const timer = setTimeout(() => finish({ kind: "timeout", localPort }), Math.max(0, deadline - performance.now()));
+    let buf = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+      try {
+        const packet = dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        finish({ kind: "answer", rcode: rcodeOf(packet), answers: toAnswers(packet), localPort, responseMs: performance.now() - sentAt });
+      } catch (err) {
+        finish({ kind: "error", error: Object.assign(asSocketError(err), { code: "EBADRESP" }), localPort });
+      }
+    });
+    socket.on("error", (err) => finish({ kind: "error", error: err as SocketError, localPort }));
+    socket.on("end", () => finish({ kind: "error", error: Object.assign(new Error("server closed the connection without an answer"), { code: "ECONNRESET" }), localPort }));
+    started.connected.then(
+      () => {
+        sentAt = performance.now();
+        socket.write(dnsPacket.streamEncode(encodeQuery(q.name, q.type, id)));
+      },
+      (err: unknown) => finish({ kind: "error", error: asSocketError(err), localPort }),
+    );
+  });
+}
+
+/** Nameserver addresses from resolv.conf text, in order. */
+export function parseResolvConf(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/[#;].*$/, "").trim();
+    const m = /^nameserver\s+(\S+)/.exec(line);
+    if (m?.[1]) out.push(m[1].replace(/%.*$/, ""));
+  }
+  return out;
+}
+
+/** The pod's default resolver, as a pod's own libc would pick it. */
+export async function defaultNameserver(path = "/etc/resolv.conf"): Promise<string | undefined> {
+  try {
+    return parseResolvConf(await readFile(path, "utf8"))[0];
+  } catch {
+    return undefined;
+  }
+}
