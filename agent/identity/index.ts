@@ -4,3 +4,4 @@ export * from "./pod-identity.js";
 export * from "./selector.js";
 export * from "./ip-prefix.js";
 export * from "./local-identity.js";
+export * from "./selector-index.js";

@@ -20,9 +20,11 @@ export function cidrIdentityLabels(prefix: string | IpPrefix, options: { dualSta
  * Label set of an FQDN identity: one `fqdn:<selector>` label per toFQDNs selector whose names
  * resolved to the address (see agent/policy/fqdn.ts for the selector text).
  */
-export function fqdnIdentityLabels(selectors: readonly string[]): Labels {
+export function fqdnIdentityLabels(selectors: readonly string[], address?: string): Labels {
   const out: Record<string, string> = { [RESERVED_LABEL.world]: "" };
   for (const s of selectors) out[labelKey(LABEL_SOURCES.fqdn, s)] = "";
+  // The host prefix lets CIDR rules (and their excepts) see the address as well.
+  if (address !== undefined) out[labelKey(LABEL_SOURCES.cidr, formatPrefix(parsed(address)))] = "";
   return out;
 }
 

@@ -9,11 +9,8 @@ import { runIcmpProbe } from "./probes/icmp.js";
 import { runTcpProbe } from "./probes/tcp.js";
 import { runUdpProbe } from "./probes/udp.js";
 import type { BatchOutput, Probe, ProbeResult } from "./schema.js";
-import { BATCH_API_VERSION } from "./schema.js";
+import { BATCH_API_VERSION, DEFAULT_BATCH_DEADLINE_MS, DEFAULT_CONCURRENCY } from "./schema.js";
 import { PortAllocator } from "./sockets.js";
-
-export const DEFAULT_CONCURRENCY = 16;
-export const DEFAULT_BATCH_DEADLINE_MS = 60_000;
 
 export interface BatchOptions {
   concurrency?: number;

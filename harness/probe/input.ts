@@ -47,6 +47,9 @@ function issueText(issue: z.core.$ZodIssue): { path: PathKey[]; message: string 
   if (issue.code === "invalid_union" && "discriminator" in issue) {
     return { path, message: `must be one of ${PROBE_KINDS.join(", ")}` };
   }
+  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) {
+    return { path, message: `missing required field (expected ${issue.expected})` };
+  }
   return { path, message: issue.message };
 }
 

@@ -5,10 +5,10 @@
 //   main.js batch [--file probes.json] [--concurrency N] [--deadline-ms MS] [--pretty]   (probes on stdin by default)
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
-import { DEFAULT_BATCH_DEADLINE_MS, DEFAULT_CONCURRENCY, podIdentity, runBatch } from "./batch.js";
+import { podIdentity, runBatch } from "./batch.js";
 import { isCompleteDocument, parseBatchText } from "./input.js";
 import type { BatchOutput } from "./schema.js";
-import { BATCH_API_VERSION } from "./schema.js";
+import { BATCH_API_VERSION, DEFAULT_BATCH_DEADLINE_MS, DEFAULT_CONCURRENCY } from "./schema.js";
 import type { Route } from "./server/http-echo.js";
 import { parseRoute } from "./server/http-echo.js";
 import { stdoutLog } from "./server/log.js";

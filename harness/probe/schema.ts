@@ -13,6 +13,9 @@ export const DNS_QUERY_TYPES = ["A", "AAAA", "CNAME", "TXT", "SRV", "PTR", "MX",
 /** Without a timeout a silently dropped probe would cost a kernel retransmit cycle (minutes). */
 export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 export const MAX_PROBE_TIMEOUT_MS = 60_000;
+/** Probes in flight at once in one batch. */
+export const DEFAULT_CONCURRENCY = 16;
+export const DEFAULT_BATCH_DEADLINE_MS = 60_000;
 
 // A DNS name as a probe target: letters, digits, hyphens and underscores per label, optional
 // trailing dot. Names are resolved as absolute (no search list), so tests stay deterministic.

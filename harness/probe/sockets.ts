@@ -49,7 +49,12 @@ export function routeSourceAddress(dest: string): Promise<string> {
       sock.close();
       reject(err);
     });
-    sock.connect(9, dest, () => {
+    // dgram hands connect errors (e.g. ENETUNREACH) to the callback, not to "error".
+    sock.connect(9, dest, (err?: Error) => {
+      if (err) {
+        sock.close();
+        return reject(err);
+      }
       const { address } = sock.address();
       sock.close();
       resolve(address);
@@ -148,11 +153,7 @@ export async function bindConnectedUdp(opts: {
     }
     // Connecting makes the kernel deliver ICMP errors (port unreachable → ECONNREFUSED) to us.
     await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.connect(opts.port, opts.host, () => {
-        socket.off("error", reject);
-        resolve();
-      });
+      socket.connect(opts.port, opts.host, (err?: Error) => (err ? reject(err) : resolve()));
     }).catch((err: unknown) => {
       socket.close();
       throw err;

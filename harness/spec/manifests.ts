@@ -171,11 +171,11 @@ export interface SourceContext {
 }
 
 /** Resolves `apply:`/`delete:`/`fixtures.manifests` entries into manifests, with located errors. */
-export function resolveManifestSources(sources: readonly ManifestSourceInput[], basePath: PropertyKey[], ctx: SourceContext): ReadResult {
+export function resolveManifestSources(sources: readonly ManifestSourceInput[], pathOf: (index: number) => PropertyKey[], ctx: SourceContext): ReadResult {
   const result: ReadResult = { manifests: [], errors: [] };
   const baseDir = dirname(ctx.absoluteFile);
   sources.forEach((source, i) => {
-    const path = [...basePath, i];
+    const path = pathOf(i);
     if (typeof source !== "string") {
       const problems = checkKubeObject(source);
       if (problems.length > 0) {

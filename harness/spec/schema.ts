@@ -23,13 +23,18 @@ export const POLICY_REF_RE = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z0-9]([
 export const REASON_RE = /^[A-Z][A-Z0-9_]*$/;
 
 const dnsLabel = z.string().regex(DNS_LABEL_RE, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters");
-const duration = z.string().regex(DURATION_RE, "must be a duration such as 500ms, 3s or 2m").describe("Duration, e.g. 500ms, 3s, 2m");
+const duration = z
+  .string()
+  .regex(DURATION_RE, "must be a duration such as 500ms, 3s or 2m")
+  .describe("Duration, e.g. 500ms, 3s, 2m")
+  .meta({ id: "Duration" });
 const labels = z
   .record(
     z.string().regex(LABEL_KEY_RE, "must be a Kubernetes label key"),
     z.string().regex(LABEL_VALUE_RE, "must be a Kubernetes label value (at most 63 characters of [A-Za-z0-9-_.])"),
   )
-  .describe("Kubernetes labels");
+  .describe("Kubernetes labels")
+  .meta({ id: "Labels" });
 const portNumber = z.int().min(1).max(65535);
 
 export const PROTOCOLS = ["tcp", "udp", "http"] as const;
@@ -62,7 +67,13 @@ export type Timeouts = z.infer<typeof timeoutsSchema>;
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-const portString = z.string().regex(/^\d{1,5}\/(tcp|udp|http)$/, 'must be "<port>/<tcp|udp|http>", e.g. "9001/udp"');
+const portString = z
+  .string()
+  .regex(/^\d{1,5}\/(tcp|udp|http)$/, 'must be "<port>/<tcp|udp|http>", e.g. "9001/udp"')
+  .refine((text) => {
+    const port = Number(text.split("/")[0]);
+    return port >= 1 && port <= 65535;
+  }, "port must be between 1 and 65535");
 export const podPortSchema = z
   .union([
     portNumber.describe("TCP port"),
@@ -122,7 +133,8 @@ export const manifestSourceSchema = z
       })
       .describe("An inline Kubernetes manifest"),
   ])
-  .describe("Kubernetes manifests: a path or an inline object");
+  .describe("Kubernetes manifests: a path or an inline object")
+  .meta({ id: "ManifestSource" });
 export type ManifestSourceInput = z.infer<typeof manifestSourceSchema>;
 const manifestSources = z.union([manifestSourceSchema, z.array(manifestSourceSchema).min(1)]);
 
@@ -148,18 +160,21 @@ export const expectationSchema = z
       by: z.string().regex(POLICY_REF_RE, 'must be "<namespace>/<policy>" or "<clusterwide-policy>"').optional().describe("The policy the flow must name"),
     }),
   ])
-  .describe("An expected probe outcome, optionally with the drop reason and the policy the flow must name");
+  .describe("An expected probe outcome, optionally with the drop reason and the policy the flow must name")
+  .meta({ id: "Expectation" });
 export type ExpectationInput = z.infer<typeof expectationSchema>;
 
 const targetText = z
   .string()
   .min(1)
-  .describe(
-    'A destination: "ns/pod[:port[/tcp|udp|http]]", "service:ns/name[:port[/proto]]", "world:<host|203.0.113.x>:port[/proto]", ' +
+  .meta({
+    id: "Destination",
+    description:
+      'A destination: "ns/pod[:port[/tcp|udp|http]]", "service:ns/name[:port[/proto]]", "world:<host|203.0.113.x>:port[/proto]", ' +
       '"cidr:203.0.113.0/28:port[/proto]", "host:port[/proto]" (the source\'s node), "node:<n>:port[/proto]"; ' +
       'http targets may add a request: "shop/api:8080/http POST /admin"',
-  );
-const podRefText = z.string().min(1).describe('A fixture pod: "<namespace>/<pod>"');
+  });
+const podRefText = z.string().min(1).describe('A fixture pod: "<namespace>/<pod>"').meta({ id: "PodRef" });
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
 
 export const matrixSchema = z

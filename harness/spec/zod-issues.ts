@@ -26,6 +26,10 @@ function collect(issue: Issue, prefix: PropertyKey[], out: FieldIssue[]): void {
       for (const key of issue.keys) out.push({ path: [...path, key], message: "unknown field", unknownKey: true });
       return;
     case "invalid_union": {
+      if (issue.input === undefined) {
+        out.push({ path, message: "missing required field" });
+        return;
+      }
       const branch = pickBranch(issue.errors);
       if (branch) {
         for (const inner of branch) collect(inner, path, out);
@@ -40,6 +44,10 @@ function collect(issue: Issue, prefix: PropertyKey[], out: FieldIssue[]): void {
       else out.push({ path, message: `expected ${typeName(issue.expected)}, got ${describeInput(issue.input)}` });
       return;
     case "invalid_value": {
+      if (issue.input === undefined) {
+        out.push({ path, message: "missing required field" });
+        return;
+      }
       const values = issue.values.map((v) => (typeof v === "string" ? v : JSON.stringify(v)));
       const expected = values.length === 1 ? `"${values[0]}"` : `one of ${values.join(", ")}`;
       out.push({ path, message: `expected ${expected}, got ${describeInput(issue.input)}` });

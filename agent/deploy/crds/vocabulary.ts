@@ -115,8 +115,11 @@ export const CONDITION_STATUSES = ["True", "False", "Unknown"] as const;
 /** The policy condition the agent reports compile results under (same name as Cilium's operator uses). */
 export const POLICY_VALID_CONDITION = "Valid";
 
-/** CiliumEndpoint `status.policy.{ingress,egress}.state`. */
-export const ENDPOINT_POLICY_STATES = ["enforcing", "non-enforcing", "disabled"] as const;
+/**
+ * CiliumEndpoint `status.policy.{ingress,egress}.state`, spelled as Cilium writes them;
+ * "<status disabled>" means the agent does not publish policy state, not that policy is off.
+ */
+export const ENDPOINT_POLICY_STATES = ["enforcing", "non-enforcing", "<status disabled>"] as const;
 export type EndpointPolicyState = (typeof ENDPOINT_POLICY_STATES)[number];
 
 /** CiliumEndpoint `status.state`: the endpoint lifecycle states Cilium reports. */

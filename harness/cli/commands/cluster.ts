@@ -40,11 +40,14 @@ export function register(program: Command): void {
         const r = await upCluster({ name, config, signal: abort.signal, log: (l) => console.log(l) });
         console.log(`kubeconfig: ${r.kubeconfig}`);
         console.log(`  export KUBECONFIG=$(conform cluster kubeconfig --name ${name} --path)`);
+      } catch (err) {
+        // upCluster has already removed what it created; 130 is the shell's code for Ctrl-C.
+        if (abort.signal.aborted) process.exit(130);
+        throw err;
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
-      if (abort.signal.aborted) process.exit(130);
     });
 
   cluster

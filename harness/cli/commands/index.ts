@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import { register as registerCluster } from "./cluster.js";
+import { register as registerLint } from "./lint.js";
 
 /** Every command module, registered in the order `conform --help` lists them. */
 export function registerCommands(program: Command): void {
   registerCluster(program);
+  registerLint(program);
 }

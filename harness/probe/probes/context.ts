@@ -68,7 +68,12 @@ export async function sourceAddressFor(draft: ResultDraft, dest: string): Promis
     draft.result.source.address = address;
     return address;
   } catch (err) {
-    return draft.failSocket(asSocketError(err), "before sending: ");
+    const e = asSocketError(err);
+    if (e.code === "ENETUNREACH" || e.code === "EHOSTUNREACH") {
+      draft.result.error = { code: e.code, syscall: "connect" };
+      return draft.finish({ outcome: "REJECTED", detail: `no route from this pod to ${dest} (${e.code}); nothing was sent` });
+    }
+    return draft.failSocket(e, "before sending: ");
   }
 }
 

@@ -99,14 +99,8 @@ export const KubeletConfigSchema = z
     /** Retry back-off after a failed CNI ADD / netns setup. */
     sandboxRetryBackoff: backoffSchema.default({ initialSeconds: 1, maxSeconds: 30 }),
     maxPods: z.number().int().positive().default(110),
-    /** Grace given to containers when the kubelet itself is stopped (SIGTERM/SIGINT). */
-    shutdownGraceSeconds: z.number().nonnegative().default(5),
-    /**
-     * When true and no CNI config exists, the kubelet writes a reference ptp+host-local conflist
-     * (`10-conform-ptp.conflist`) for its Node's spec.podCIDR once the controller-manager has
-     * assigned one. A CNI config written by someone else (the agent) always takes precedence.
-     */
-    writeReferenceCniConf: z.boolean().default(false),
+    /** Grace given to containers when the kubelet itself is stopped (SIGTERM/SIGINT); keep it below the provider's kill timeout. */
+    shutdownGraceSeconds: z.number().nonnegative().default(3),
     /**
      * A mount namespace (e.g. `/proc/<pid>/ns/mnt`) in which pod netns are created, for when the
      * kubelet runs in a private mount namespace (see README). Auto-detected when omitted.
