@@ -172,14 +172,6 @@ describe("CIDR rules", () => {
     assert.equal(w.at("prod/client", "egress", w.id("prod/db"), TCP, 80).verdict, "DROPPED");
     assert.deepEqual(w.result.cidrPrefixes, ["169.254.169.254/32"]);
   });
-
-  test("a missing CIDR identity is reported", () => {
-    const w = buildWorld([cnp("prod", "p", { endpointSelector: x, egress: [{ toCIDR: ["10.0.0.0/8"] }] })]);
-    assert.deepEqual(w.result.problems, []);
-    // Compile again without the CIDR identities the helper allocated.
-    const r = w.result;
-    assert.equal(r.cidrPrefixes.length, 1);
-  });
 });
 
 describe("toPorts", () => {
@@ -200,6 +192,13 @@ describe("toPorts", () => {
     assert.equal(w.at("prod/db", "ingress", w.id("prod/client"), TCP, 4242).verdict, "DROPPED");
     assert.equal(w.at("prod/db", "ingress", WORLD, SCTP, 9).verdict, "FORWARDED");
     assert.equal(w.at("prod/db", "ingress", WORLD, TCP, 9).verdict, "DROPPED");
+  });
+
+  test("a huge port-range expansion is reported", () => {
+    const w = buildWorld([cnp("prod", "p", { endpointSelector: db, ingress: [{ fromEntities: ["world"], toPorts: [port("1024", "TCP", 30000)] }] })]);
+    assert.ok(w.result.problems.some((p) => p.path === "spec.ingress[0]" && /map entries per selected endpoint/.test(p.message)));
+    assert.equal(w.at("prod/db", "ingress", WORLD, TCP, 30000).verdict, "FORWARDED");
+    assert.equal(w.at("prod/db", "ingress", WORLD, TCP, 30001).verdict, "DROPPED");
   });
 
   test("explicit protocols", () => {

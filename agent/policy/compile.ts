@@ -103,6 +103,8 @@ function newDirectionAcc(): DirectionAcc {
 }
 
 const CLUSTER_KEY_SOURCES = [LABEL_SOURCES.k8s];
+/** Entries per endpoint from one rule element above which the policy gets a warning. */
+const LARGE_EXPANSION = 10_000;
 
 export function compilePolicies(input: CompileInput): CompileResult {
   const config = EngineConfigSchema.parse(input.config ?? {});
@@ -183,6 +185,14 @@ export function compilePolicies(input: CompileInput): CompileResult {
           const defaultDeny = config.enableNonDefaultDenyPolicies ? el.defaultDeny : true;
           const peerIds = unionIds(el.peers.map(resolvePeer));
           const staticTuples = expandStatic(el, peerIds, (id, name) => (id === 0 ? (namedPortsAll.get(name) ?? []) : (identities.get(id)?.namedPorts[name] ?? [])));
+          if (staticTuples.length > LARGE_EXPANSION) {
+            problems.push({
+              policy: policy.ref,
+              severity: "warning",
+              path: el.path,
+              message: `expands to ${staticTuples.length} map entries per selected endpoint (port ranges are written one entry per port); consider narrowing the range or the peers`,
+            });
+          }
           const ingressNamed = el.direction === "ingress" && peerIds.length > 0 ? namedPortSpecs(el) : [];
           for (const ep of subjects) {
             const acc = (accs.get(ep.epId) as { ingress: DirectionAcc; egress: DirectionAcc })[el.direction];

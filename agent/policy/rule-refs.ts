@@ -4,6 +4,7 @@
  * given, wins over the hash so a collision resolved once stays resolved the same way.
  */
 import type { Direction, ParsedPolicy, RuleRefInfo, RuleRefTable } from "./types.js";
+import { compareStrings } from "./types.js";
 
 /** Ids 1–255 are reserved for synthesized entries (Cilium's "derived-from" allow rules). */
 export const SYNTHESIZED_RULE_REF = {
@@ -87,7 +88,7 @@ export function allocateRuleRefs(policies: readonly ParsedPolicy[], previous?: R
     if (prev !== undefined && !table.has(prev)) table.set(prev, { id: prev, ...info });
     else pending.push(info);
   }
-  pending.sort((a, b) => ruleRefKey(a).localeCompare(ruleRefKey(b)));
+  pending.sort((a, b) => compareStrings(ruleRefKey(a), ruleRefKey(b)));
   for (const info of pending) {
     let id = hashedId(ruleRefKey(info));
     while (table.has(id)) id = id >= 0xffffffff ? FIRST_RULE_ID : id + 1;

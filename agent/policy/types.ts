@@ -25,8 +25,13 @@ export function policyRefKey(ref: PolicyRef): string {
   return ref.namespace === "" ? `${ref.kind}/${ref.name}` : `${ref.kind}/${ref.namespace}/${ref.name}`;
 }
 
+/** Code-unit order (not locale order), so output is the same on every machine. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function comparePolicyRefs(a: PolicyRef, b: PolicyRef): number {
-  return a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+  return compareStrings(a.kind, b.kind) || compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name);
 }
 
 export const SEVERITIES = ["error", "warning"] as const;
@@ -183,7 +188,7 @@ export const EndpointInputSchema = z.object({
   namespace: z.string(),
   podName: z.string(),
   nodeName: z.string().default(""),
-  identity: z.number().int().nonnegative(),
+  identity: z.number().int().min(1),
   labels: LabelsSchema,
   /** Container port names → port (lower-case names; Kubernetes port names are IANA_SVC_NAMEs). */
   namedPorts: z.record(z.string(), NamedPortSchema).default({}),

@@ -64,7 +64,7 @@ after(async () => {
 });
 
 async function run(probes: ProbeInput[], opts: { concurrency?: number; deadlineMs?: number } = {}): Promise<ProbeResult[]> {
-  const parsed = parseBatchText(JSON.stringify(probes), "<test>");
+  const parsed = await parseBatchText(JSON.stringify(probes), "<test>");
   assert.ok(parsed.ok);
   const doc = await runBatch(parsed.items, opts);
   BatchOutputSchema.parse(doc);

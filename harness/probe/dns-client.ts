@@ -2,7 +2,7 @@
 // to resolve probe targets given by name, so the query's own 5-tuple can be matched to flows too.
 import { randomInt } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import dnsPacket from "dns-packet";
+import type * as DnsPacket from "dns-packet";
 import type { DnsAnswer } from "./schema.js";
 import type { PortAllocator, SocketError } from "./sockets.js";
 import { asSocketError, bindConnectedUdp, startTcpConnect } from "./sockets.js";
@@ -18,21 +18,29 @@ export interface DnsQuery {
   timeoutMs: number;
 }
 
+type DnsPacketModule = typeof DnsPacket;
+let codec: Promise<DnsPacketModule> | undefined;
+
+/** dns-packet is loaded on the first DNS exchange: batches without names or DNS probes skip it. */
+function loadCodec(): Promise<DnsPacketModule> {
+  return (codec ??= import("dns-packet").then((m) => (m as unknown as { default: DnsPacketModule }).default));
+}
+
 export type DnsExchangeOutcome =
   | { kind: "answer"; rcode: string; answers: DnsAnswer[]; localPort: number; responseMs: number }
   | { kind: "timeout"; localPort: number }
   | { kind: "error"; error: SocketError; localPort: number | null };
 
-function encodeQuery(name: string, type: string, id: number): dnsPacket.Packet {
+function encodeQuery(dp: DnsPacketModule, name: string, type: string, id: number): DnsPacket.Packet {
   return {
     type: "query",
     id,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type: type as dnsPacket.RecordType, name: name.replace(/\.$/, "") }],
+    flags: dp.RECURSION_DESIRED,
+    questions: [{ type: type as DnsPacket.RecordType, name: name.replace(/\.$/, "") }],
   };
 }
 
-function answerData(a: dnsPacket.Answer): string {
+function answerData(a: DnsPacket.Answer): string {
   if (!("data" in a)) return "";
   const d: unknown = a.data;
   if (typeof d === "string") return d;
@@ -41,7 +49,7 @@ function answerData(a: dnsPacket.Answer): string {
   return JSON.stringify(d);
 }
 
-export function toAnswers(packet: dnsPacket.Packet): DnsAnswer[] {
+export function toAnswers(packet: DnsPacket.Packet): DnsAnswer[] {
   return (packet.answers ?? []).map((a) => ({
     name: a.name,
     type: a.type,
@@ -50,16 +58,17 @@ export function toAnswers(packet: dnsPacket.Packet): DnsAnswer[] {
   }));
 }
 
-function rcodeOf(packet: dnsPacket.DecodedPacket): string {
+function rcodeOf(packet: DnsPacket.DecodedPacket): string {
   // dns-packet decodes the rcode into a field its type definitions do not declare.
   return (packet as unknown as { rcode?: string }).rcode ?? "UNKNOWN";
 }
 
 export async function dnsExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
-  return q.transport === "udp" ? udpExchange(q) : tcpExchange(q);
+  const dp = await loadCodec();
+  return q.transport === "udp" ? udpExchange(dp, q) : tcpExchange(dp, q);
 }
 
-async function udpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
+async function udpExchange(dp: DnsPacketModule, q: DnsQuery): Promise<DnsExchangeOutcome> {
   let bound;
   try {
     bound = await bindConnectedUdp({ host: q.server.address, port: q.server.port, localAddress: q.localAddress, fixedPort: q.fixedPort, ports: q.ports });
@@ -81,22 +90,22 @@ async function udpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
     const timer = setTimeout(() => finish({ kind: "timeout", localPort }), q.timeoutMs);
     socket.on("error", (err) => finish({ kind: "error", error: err as SocketError, localPort }));
     socket.on("message", (msg) => {
-      let packet: dnsPacket.DecodedPacket;
+      let packet: DnsPacket.DecodedPacket;
       try {
-        packet = dnsPacket.decode(msg);
+        packet = dp.decode(msg);
       } catch {
         return; // not a DNS answer; keep waiting for one
       }
       if (packet.id !== id) return;
       finish({ kind: "answer", rcode: rcodeOf(packet), answers: toAnswers(packet), localPort, responseMs: performance.now() - started });
     });
-    socket.send(dnsPacket.encode(encodeQuery(q.name, q.type, id)), (err) => {
+    socket.send(dp.encode(encodeQuery(dp, q.name, q.type, id)), (err) => {
       if (err) finish({ kind: "error", error: err as SocketError, localPort });
     });
   });
 }
 
-async function tcpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
+async function tcpExchange(dp: DnsPacketModule, q: DnsQuery): Promise<DnsExchangeOutcome> {
   const deadline = performance.now() + q.timeoutMs;
   let started;
   try {
@@ -122,7 +131,7 @@ async function tcpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
       try {
-        const packet = dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        const packet = dp.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
         finish({ kind: "answer", rcode: rcodeOf(packet), answers: toAnswers(packet), localPort, responseMs: performance.now() - sentAt });
       } catch (err) {
         finish({ kind: "error", error: Object.assign(asSocketError(err), { code: "EBADRESP" }), localPort });
@@ -133,7 +142,7 @@ async function tcpExchange(q: DnsQuery): Promise<DnsExchangeOutcome> {
     started.connected.then(
       () => {
         sentAt = performance.now();
-        socket.write(dnsPacket.streamEncode(encodeQuery(q.name, q.type, id)));
+        socket.write(dp.streamEncode(encodeQuery(dp, q.name, q.type, id)));
       },
       (err: unknown) => finish({ kind: "error", error: asSocketError(err), localPort }),
     );

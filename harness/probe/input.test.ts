@@ -3,17 +3,17 @@ import assert from "node:assert/strict";
 import { isCompleteDocument, jsonErrorLocation, lineOf, parseBatchText } from "./input.js";
 import { ProbeResultSchema, ProbeSchema } from "./schema.js";
 
-test("a valid batch gets its defaults filled in", () => {
-  const parsed = parseBatchText('[{"kind":"http","id":"a","host":"10.0.0.1"},{"kind":"dns","id":"b","name":"api.world.test"}]', "<stdin>");
+test("a valid batch gets its defaults filled in", async () => {
+  const parsed = await parseBatchText('[{"kind":"http","id":"a","host":"10.0.0.1"},{"kind":"dns","id":"b","name":"api.world.test"}]', "<stdin>");
   assert.ok(parsed.ok);
   const [a, b] = parsed.items;
   assert.deepEqual(a, { kind: "probe", probe: { kind: "http", id: "a", host: "10.0.0.1", port: 80, method: "GET", path: "/", timeoutMs: 2000 } });
   assert.deepEqual(b, { kind: "probe", probe: { kind: "dns", id: "b", name: "api.world.test", type: "A", transport: "udp", timeoutMs: 2000 } });
 });
 
-test("a bad probe becomes PROBE_ERROR naming input, line and field; the rest still runs", () => {
+test("a bad probe becomes PROBE_ERROR naming input, line and field; the rest still runs", async () => {
   const text = ['[', '  {"kind": "tcp", "id": "ok", "host": "10.0.0.1", "port": 80},', '  {"kind": "tcp", "id": "bad",', '   "host": "10.0.0.1", "port": 70000}', ']'].join("\n");
-  const parsed = parseBatchText(text, "probes.json");
+  const parsed = await parseBatchText(text, "probes.json");
   assert.ok(parsed.ok);
   assert.equal(parsed.items[0]?.kind, "probe");
   const bad = parsed.items[1];
@@ -25,8 +25,8 @@ test("a bad probe becomes PROBE_ERROR naming input, line and field; the rest sti
   ProbeResultSchema.parse(bad.result);
 });
 
-test("unknown kinds, unknown fields, missing fields and duplicate ids are each named", () => {
-  const parsed = parseBatchText(
+test("unknown kinds, unknown fields, missing fields and duplicate ids are each named", async () => {
+  const parsed = await parseBatchText(
     JSON.stringify([
       { kind: "sctp", id: "k" },
       { kind: "udp", id: "f", host: "10.0.0.1", port: 53, colour: "red" },
@@ -50,29 +50,29 @@ test("unknown kinds, unknown fields, missing fields and duplicate ids are each n
   assert.equal(parsed.items[0]?.kind === "invalid" && parsed.items[0].result.kind, null);
 });
 
-test("input that is not a JSON array is refused with a location", () => {
-  const broken = parseBatchText('[\n  {"kind": "tcp",, }\n]', "<stdin>");
+test("input that is not a JSON array is refused with a location", async () => {
+  const broken = await parseBatchText('[\n  {"kind": "tcp",, }\n]', "<stdin>");
   assert.ok(!broken.ok);
   assert.match(broken.error, /^<stdin>:2:\d+: not valid JSON/);
-  const notArray = parseBatchText('{"kind": "tcp"}', "batch.json");
+  const notArray = await parseBatchText('{"kind": "tcp"}', "batch.json");
   assert.deepEqual(notArray, { ok: false, error: "batch.json:1: expected a JSON array of probes, got object" });
   assert.equal(jsonErrorLocation("ab\ncd", "Unexpected token at position 4"), ":2:2");
 });
 
-test("lineOf finds nested values and falls back to the nearest parent", () => {
+test("lineOf finds nested values and falls back to the nearest parent", async () => {
   const text = '[\n {"id": "a",\n  "headers": {"x": 1}}\n]';
-  assert.equal(lineOf(text, [0, "headers", "x"]), 3);
-  assert.equal(lineOf(text, [0, "missing"]), 2);
+  assert.equal(await lineOf(text, [0, "headers", "x"]), 3);
+  assert.equal(await lineOf(text, [0, "missing"]), 2);
 });
 
-test("a document is complete once it parses and a newline followed", () => {
+test("a document is complete once it parses and a newline followed", async () => {
   assert.equal(isCompleteDocument('[{"id":"a"}]'), false);
   assert.equal(isCompleteDocument('[{"id":\n'), false);
   assert.equal(isCompleteDocument('[{"id":"a"}]\n'), true);
   assert.equal(isCompleteDocument('[\n  {"id": "a"}\n]\n'), true);
 });
 
-test("header names and server addresses are validated", () => {
+test("header names and server addresses are validated", async () => {
   assert.equal(ProbeSchema.safeParse({ kind: "http", id: "a", host: "h.test", headers: { "bad header": "x" } }).success, false);
   assert.equal(ProbeSchema.safeParse({ kind: "dns", id: "a", name: "h.test", server: "[fd00::1]:5353" }).success, true);
   assert.equal(ProbeSchema.safeParse({ kind: "dns", id: "a", name: "h.test", server: "10.0.0.1:99999" }).success, false);

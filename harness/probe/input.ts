@@ -1,6 +1,5 @@
 // Reading a batch: JSON text → validated probes. One bad probe does not sink the batch: it becomes
 // a PROBE_ERROR result naming the input, line and field, and the others still run.
-import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import type { Probe, ProbeKind, ProbeResult } from "./schema.js";
 import { PROBE_KINDS, ProbeSchema } from "./schema.js";
@@ -17,8 +16,13 @@ function pathText(path: readonly PathKey[]): string {
   return out;
 }
 
-/** 1-based line of the value at `path` in JSON/YAML `text`, found only when an error needs it. */
-export function lineOf(text: string, path: readonly PathKey[]): number | undefined {
+/**
+ * 1-based line of the value at `path` in JSON/YAML `text`. Only error paths need it, so the YAML
+ * parser (which keeps source positions, unlike JSON.parse) is loaded on first use: every batch
+ * exec pays the client's start-up time.
+ */
+export async function lineOf(text: string, path: readonly PathKey[]): Promise<number | undefined> {
+  const { LineCounter, parseDocument } = await import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   for (let depth = path.length; depth >= 0; depth--) {
@@ -68,7 +72,7 @@ function invalid(id: string, kind: ProbeKind | null, detail: string): BatchItem 
   };
 }
 
-export function parseBatchText(text: string, sourceName: string): ParsedBatch {
+export async function parseBatchText(text: string, sourceName: string): Promise<ParsedBatch> {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -77,30 +81,34 @@ export function parseBatchText(text: string, sourceName: string): ParsedBatch {
     return { ok: false, error: `${sourceName}${jsonErrorLocation(text, message)}: not valid JSON: ${message}` };
   }
   if (!Array.isArray(data)) {
-    return { ok: false, error: `${sourceName}:${lineOf(text, []) ?? 1}: expected a JSON array of probes, got ${data === null ? "null" : typeof data}` };
+    return { ok: false, error: `${sourceName}:${(await lineOf(text, [])) ?? 1}: expected a JSON array of probes, got ${data === null ? "null" : typeof data}` };
   }
   const seen = new Map<string, number>();
-  const items = data.map((raw: unknown, index): BatchItem => {
+  const items: BatchItem[] = [];
+  for (const [index, raw] of (data as unknown[]).entries()) {
     const rec = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
     const id = typeof rec.id === "string" && rec.id !== "" ? rec.id : `#${index}`;
     const kind = (PROBE_KINDS as readonly unknown[]).includes(rec.kind) ? (rec.kind as ProbeKind) : null;
     const parsed = ProbeSchema.safeParse(raw);
     if (!parsed.success) {
-      const problems = parsed.error.issues.slice(0, 3).map((issue) => {
+      const problems: string[] = [];
+      for (const issue of parsed.error.issues.slice(0, 3)) {
         const { path, message } = issueText(issue);
-        const line = lineOf(text, [index, ...path]);
-        return `${sourceName}${line ? `:${line}` : ""}: ${pathText([index, ...path])}: ${message}`;
-      });
-      return invalid(id, kind, `invalid probe: ${problems.join("; ")}`);
+        const line = await lineOf(text, [index, ...path]);
+        problems.push(`${sourceName}${line ? `:${line}` : ""}: ${pathText([index, ...path])}: ${message}`);
+      }
+      items.push(invalid(id, kind, `invalid probe: ${problems.join("; ")}`));
+      continue;
     }
     const first = seen.get(parsed.data.id);
     if (first !== undefined) {
-      const line = lineOf(text, [index, "id"]);
-      return invalid(id, kind, `invalid probe: ${sourceName}${line ? `:${line}` : ""}: [${index}].id: duplicate id (first used by [${first}])`);
+      const line = await lineOf(text, [index, "id"]);
+      items.push(invalid(id, kind, `invalid probe: ${sourceName}${line ? `:${line}` : ""}: [${index}].id: duplicate id (first used by [${first}])`));
+      continue;
     }
     seen.set(parsed.data.id, index);
-    return { kind: "probe", probe: parsed.data };
-  });
+    items.push({ kind: "probe", probe: parsed.data });
+  }
   return { ok: true, items };
 }
 

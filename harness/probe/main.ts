@@ -5,15 +5,13 @@
 //   main.js batch [--file probes.json] [--concurrency N] [--deadline-ms MS] [--pretty]   (probes on stdin by default)
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
-import { podIdentity, runBatch } from "./batch.js";
-import { isCompleteDocument, parseBatchText } from "./input.js";
 import type { BatchOutput } from "./schema.js";
 import { BATCH_API_VERSION, DEFAULT_BATCH_DEADLINE_MS, DEFAULT_CONCURRENCY } from "./schema.js";
-import type { Route } from "./server/http-echo.js";
-import { parseRoute } from "./server/http-echo.js";
-import { stdoutLog } from "./server/log.js";
-import { identityFromEnv, startServer } from "./server/serve.js";
-import { loadZoneFile } from "./server/zone.js";
+import type { Route } from "./server/routes.js";
+import { parseRoute } from "./server/routes.js";
+
+// Each command loads its own modules on use: a batch exec pays node's start-up on every probe
+// step, and the server side (YAML zone parser, DNS codec) is dead weight there.
 
 function portList(value: string, previous: number[] = []): number[] {
   const ports = value.split(",").map((p) => p.trim());
@@ -43,10 +41,12 @@ function collect<T>(parse: (v: string) => T) {
  * condition matters for Kubernetes exec: over the v4 channel protocol a client cannot close stdin
  * without closing the whole session, so executors send one line and keep stdin open.
  */
-async function readStdinDocument(): Promise<string> {
+async function readStdinDocument(isCompleteDocument: (text: string) => boolean): Promise<string> {
   let text = "";
+  // Decoding in the stream keeps a multi-byte character split across chunks intact.
+  process.stdin.setEncoding("utf8");
   for await (const chunk of process.stdin) {
-    text += (chunk as Buffer).toString("utf8");
+    text += chunk as string;
     if (isCompleteDocument(text)) break;
   }
   process.stdin.pause();
@@ -66,17 +66,18 @@ interface BatchCliOptions {
 
 async function batchCommand(opts: BatchCliOptions): Promise<void> {
   const started = new Date().toISOString();
+  const [{ podIdentity, runBatch }, { isCompleteDocument, parseBatchText }] = await Promise.all([import("./batch.js"), import("./input.js")]);
   const fail = (error: string) =>
     emit({ apiVersion: BATCH_API_VERSION, pod: podIdentity(), startedAt: started, durationMs: 0, error, results: [] }, opts.pretty ?? false, 2);
   let text: string;
   const sourceName = opts.file ?? "<stdin>";
   try {
-    text = opts.file ? await readFile(opts.file, "utf8") : await readStdinDocument();
+    text = opts.file ? await readFile(opts.file, "utf8") : await readStdinDocument(isCompleteDocument);
   } catch (err) {
     return fail(`${sourceName}: cannot read: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (text.trim() === "") return fail(`${sourceName}: empty input, expected a JSON array of probes`);
-  const parsed = parseBatchText(text, sourceName);
+  const parsed = await parseBatchText(text, sourceName);
   if (!parsed.ok) return fail(parsed.error);
   const doc = await runBatch(parsed.items, { concurrency: opts.concurrency, deadlineMs: opts.deadlineMs });
   emit(doc, opts.pretty ?? false, 0);
@@ -93,6 +94,11 @@ interface ServeCliOptions {
 }
 
 async function serveCommand(opts: ServeCliOptions): Promise<void> {
+  const [{ stdoutLog }, { identityFromEnv, startServer }, { loadZoneFile }] = await Promise.all([
+    import("./server/log.js"),
+    import("./server/serve.js"),
+    import("./server/zone.js"),
+  ]);
   const noListener = !opts.http && !opts.tcp && !opts.udp && !opts.dns;
   const zones = await Promise.all((opts.zone ?? []).map(loadZoneFile));
   const server = await startServer({

@@ -21,7 +21,6 @@ export const DEFAULT_BATCH_DEADLINE_MS = 60_000;
 // trailing dot. Names are resolved as absolute (no search list), so tests stay deterministic.
 const DNS_NAME_RE = /^(?=.{1,253}\.?$)([A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
-const ipAddress = z.string().refine((s) => isIP(s) !== 0, { message: "must be an IPv4 or IPv6 address" });
 const hostName = z
   .string()
   .refine((s) => isIP(s) !== 0 || DNS_NAME_RE.test(s), { message: "must be an IP address or a DNS name" });

@@ -20,6 +20,11 @@ export interface TestCaseView {
   flows: FlowRecord[];
 }
 
+/** Control characters (from probe output or flows) shown as \xHH so they cannot drive a terminal. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 export function formatExpected(expected: CellReport["expected"]): string {
   const extra = [expected.reason ? `reason ${expected.reason}` : "", expected.by ? `by ${expected.by}` : ""].filter(Boolean);
   return extra.length > 0 ? `${expected.outcome} (${extra.join(", ")})` : expected.outcome;

@@ -1,7 +1,7 @@
 // The terminal reporter: a line per testcase as results come in, then a summary table and the
 // failures with their details. Plain text; ANSI colours only when writing to a TTY.
 import { formatDuration } from "../spec/duration.js";
-import { cellCase, checkCase, formatExpected, formatObserved, scenarioCases } from "./cases.js";
+import { cellCase, checkCase, formatExpected, formatObserved, printable, scenarioCases } from "./cases.js";
 import type { TestCaseView } from "./cases.js";
 import type { CellReport, CellStatus, CheckReport, RunMeta, RunReport, ScenarioReport } from "./model.js";
 import type { Reporter, ScenarioStartInfo } from "./reporter.js";
@@ -47,7 +47,7 @@ export class ListReporter implements Reporter {
     }
     const word = scenario.status.toUpperCase();
     const style = scenario.status === "passed" ? "green" : scenario.status === "failed" ? "red" : "dim";
-    const reason = scenario.skipReason ? ` - ${scenario.skipReason}` : "";
+    const reason = scenario.skipReason ? ` - ${printable(scenario.skipReason)}` : "";
     this.options.write(`${this.paint(style, word)} ${scenario.name} (${formatDuration(scenario.durationMs)})${reason}\n`);
   }
 
@@ -60,7 +60,7 @@ export class ListReporter implements Reporter {
     const time = c.durationMs !== undefined ? ` ${this.paint("dim", formatDuration(c.durationMs))}` : "";
     const tail = c.status === "pass" ? (outcome ? `  ${outcome}` : "") : c.message ? `  ${c.message}` : "";
     const kind = c.status === "fail" || c.status === "inconclusive" ? this.paint("dim", ` [${c.failureKind}]`) : "";
-    return `  ${word} ${c.name}${tail}${kind}${time}`;
+    return `  ${word} ${printable(`${c.name}${tail}`)}${kind}${time}`;
   }
 }
 
@@ -94,8 +94,8 @@ export function renderListSummary(report: RunReport, paint: Paint = (_s, t) => t
   if (failing.length > 0) {
     out.push("", paint("bold", "Failures:"));
     for (const { s, c } of failing) {
-      out.push(`  ${paint(STATUS_STYLE[c.status], STATUS_WORD[c.status])} ${s.name}/${c.name}`);
-      for (const line of (c.detail ?? c.message ?? "").split("\n")) out.push(`    ${line}`);
+      out.push(`  ${paint(STATUS_STYLE[c.status], STATUS_WORD[c.status])} ${printable(`${s.name}/${c.name}`)}`);
+      for (const line of printable(c.detail ?? c.message ?? "").split("\n")) out.push(`    ${line}`);
     }
   }
   const skipped = report.scenarios.filter((s) => s.status === "skipped");

@@ -1,13 +1,13 @@
 // TAP version 13: one test point per testcase (the same ones the JUnit report has), with a YAML
 // diagnostic block on failures. `tap-junit` turns it into JUnit for users who want that path.
 import { stringify } from "yaml";
-import { scenarioCases } from "./cases.js";
+import { printable, scenarioCases } from "./cases.js";
 import { renderFlowLine } from "./flow-line.js";
 import type { CellReport, RunReport } from "./model.js";
 
 /** `#` starts a directive and `\` escapes in TAP descriptions. */
 function escapeDescription(text: string): string {
-  return text.replace(/\\/g, "\\\\").replace(/#/g, "\\#").replace(/\n/g, " ");
+  return printable(text.replace(/\n/g, " ")).replace(/\\/g, "\\\\").replace(/#/g, "\\#");
 }
 
 export function renderTap(report: RunReport): string {

@@ -12,7 +12,6 @@ export function element(name: string, attributes: XmlElement["attributes"] = {},
   return { name, attributes, children: children.filter((c): c is XmlElement | string => c !== undefined && c !== false) };
 }
 
-// eslint-disable-next-line no-control-regex
 const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function escapeText(text: string): string {

@@ -28,9 +28,13 @@ export function formatSpecError(error: SpecError): string {
   return error.path ? `${where}: ${error.path}: ${error.message}` : `${where}: ${error.message}`;
 }
 
-/** Stable order for printing: by file (in first-seen order), then line, then column. */
-export function sortSpecErrors(errors: readonly SpecError[]): SpecError[] {
+/**
+ * Stable order for printing: by file (the files in `leadingFiles` first, in that order, then the
+ * others as first seen), then line, then column.
+ */
+export function sortSpecErrors(errors: readonly SpecError[], leadingFiles: readonly string[] = []): SpecError[] {
   const fileOrder = new Map<string, number>();
+  for (const f of leadingFiles) if (!fileOrder.has(f)) fileOrder.set(f, fileOrder.size);
   for (const e of errors) if (!fileOrder.has(e.file)) fileOrder.set(e.file, fileOrder.size);
   return errors
     .map((e, i) => ({ e, i }))

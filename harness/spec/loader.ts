@@ -106,6 +106,8 @@ export function loadScenarios(paths: readonly string[], options: LoadOptions = {
   const errors: SpecError[] = [];
   const scenarios: LoadedScenario[] = [];
   const files: string[] = [];
+  // Errors print scenario files in the order given, then the manifests they reference.
+  const processed: string[] = [];
 
   for (const given of paths) {
     const absolute = resolve(cwd, given);
@@ -127,6 +129,7 @@ export function loadScenarios(paths: readonly string[], options: LoadOptions = {
         errors.push({ kind: "io", file: display(file), message: (err as Error).message });
         continue;
       }
+      processed.push(display(file));
       const result = loadFile(text, file, display(file), reader, !isDirectory);
       errors.push(...result.errors);
       scenarios.push(...result.scenarios);
@@ -138,7 +141,7 @@ export function loadScenarios(paths: readonly string[], options: LoadOptions = {
     if (isDirectory && foundHere === 0) errors.push({ kind: "io", file: given, message: "no Scenario documents found (in *.yaml/*.yml files)" });
   }
   errors.push(...duplicateNameErrors(scenarios));
-  return { scenarios, errors: sortSpecErrors(dedupeSpecErrors(errors)), files };
+  return { scenarios, errors: sortSpecErrors(dedupeSpecErrors(errors), [...paths, ...processed]), files };
 }
 
 /** loadScenarios, throwing a SpecLoadError that lists every error. */
@@ -157,7 +160,7 @@ export function loadScenarioText(text: string, file: string, shownAs = file): Lo
   const reader = new ManifestReader((p) => (p === absolute ? shownAs : join(dirname(shownAs), relative(dirname(absolute), p))));
   const result = loadFile(text, absolute, shownAs, reader, true);
   const errors = [...result.errors, ...duplicateNameErrors(result.scenarios)];
-  return { scenarios: result.scenarios, errors: sortSpecErrors(dedupeSpecErrors(errors)), files: result.isScenarioFile ? [shownAs] : [] };
+  return { scenarios: result.scenarios, errors: sortSpecErrors(dedupeSpecErrors(errors), [shownAs]), files: result.isScenarioFile ? [shownAs] : [] };
 }
 
 interface FileResult {

@@ -32,7 +32,8 @@ export interface ParsedYaml {
 /** Parses every document of a YAML stream; documents with syntax errors are reported, not returned. */
 export function parseYamlDocuments(text: string, file: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Merge keys (`<<: *base`) are YAML 1.1, but spec authors use them to share fixtures between scenarios.
+  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const docs: Document.Parsed[] = Array.isArray(parsed) ? parsed : [];
   const toPosition = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);

@@ -77,7 +77,13 @@ function collect(issue: Issue, prefix: PropertyKey[], out: FieldIssue[]): void {
 function pickBranch(branches: readonly (readonly Issue[])[]): readonly Issue[] | undefined {
   const matching = branches.filter((issues) => !issues.some(isRootMismatch));
   if (matching.length === 0) return undefined;
-  return matching.reduce((best, b) => (b.length < best.length ? b : best));
+  // A branch that only objects to fields inside the value fits better than one rejecting the value
+  // itself: `{outcome: DENIED}` is a bad object, not a bad outcome string.
+  const rootIssues = (issues: readonly Issue[]) => issues.filter((i) => i.path.length === 0).length;
+  return matching.reduce((best, b) => {
+    const byRoot = rootIssues(b) - rootIssues(best);
+    return byRoot < 0 || (byRoot === 0 && b.length < best.length) ? b : best;
+  });
 }
 
 function isRootMismatch(issue: Issue): boolean {

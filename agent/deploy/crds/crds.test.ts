@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { loadFixtures } from "./fixtures.js";
 import { staleCrdFiles } from "./generate.js";
 import { CRD_FILES, CRD_NAMES, loadCrdFile, loadCrds } from "./index.js";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { CrdObject } from "./index.js";
 import { compileValidators } from "./json-schema-validator.js";
 import type { JSONSchemaProps } from "./schema/openapi.js";
@@ -22,6 +23,9 @@ interface Version {
 
 // Parsing the two 4000-line policy CRDs takes about a second; do it once.
 const crds = loadCrds();
+// The loader's objects go straight to harness/kube's apply helpers.
+const _applicable: readonly KubernetesObject[] = crds;
+void _applicable;
 const versionsOf = (crd: CrdObject): Version[] => (crd.spec as unknown as { versions: Version[] }).versions;
 const schemaOf = (crd: CrdObject): JSONSchemaProps => versionsOf(crd)[0]!.schema.openAPIV3Schema;
 const byName = (name: string): CrdObject => {

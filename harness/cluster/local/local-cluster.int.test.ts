@@ -14,7 +14,7 @@ import { run } from "../../util/exec.js";
 import { waitFor } from "../../util/wait.js";
 import { defaultLocalConfig } from "./config.js";
 import { downCluster } from "./down.js";
-import { netnsNames } from "./names.js";
+import { linkNames, netnsNames } from "./names.js";
 import { kubeBin } from "./paths.js";
 import { WORLD_HOSTS } from "./topology.js";
 import { upCluster } from "./up.js";
@@ -24,9 +24,16 @@ import { WORLD_ZONE } from "./world.js";
 const name = `it${process.pid}`;
 const NS = "probes";
 
-async function netnsAndLinks(): Promise<{ netns: string; links: string }> {
-  const netns = (await run("ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0]).sort().join(" ");
-  const links = [...(await run("ip", ["-o", "link", "show"])).matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]).sort().join(" ");
+/**
+ * Namespaces and root links, minus those of other conform clusters and tests that may be running
+ * beside this one (they come and go on their own); ours are never filtered out.
+ */
+async function netnsAndLinks(): Promise<{ netns: string[]; links: string[] }> {
+  const others = (n: string) => /^cft?[-_]/.test(n) || /^cf[0-9a-f]{4}h$/.test(n);
+  const ours = (n: string) => n.startsWith(netnsNames.prefix(name)) || n.startsWith(linkNames.prefix(name));
+  const keep = (n: string) => n !== "" && (ours(n) || !others(n));
+  const netns = (await run("ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0] ?? "").filter(keep).sort();
+  const links = [...(await run("ip", ["-o", "link", "show"])).matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1] ?? "").filter(keep).sort();
   return { netns, links };
 }
 
@@ -50,7 +57,7 @@ function inCidr(ip: string, cidr: string): boolean {
 }
 
 describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }, () => {
-  let before_: { netns: string; links: string };
+  let before_: { netns: string[]; links: string[] };
   let up: UpResult;
   let kc: KubeConfig;
   let core: CoreV1Api;
@@ -106,7 +113,7 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
     const b = pods.get("b");
     assert.ok(a && b, "pods from the previous test");
     const bIP = b.status?.podIP ?? "";
-    const executor = new NetnsProbeExecutor({ netnsFor: (pod) => netnsNames.pod(name, pod.uid ?? "") });
+    const executor = new NetnsProbeExecutor({ resolveNetns: (pod) => netnsNames.pod(name, pod.uid ?? "") });
     const probes: ProbeInput[] = [
       { id: "http-b", kind: "http", host: bIP, port: 8080, path: "/hello", headers: { "x-test": "1" } },
       { id: "tcp-b", kind: "tcp", host: bIP, port: 9000, payload: "ping-over-tcp" },
@@ -167,6 +174,12 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
     await assert.rejects(applyObjects(kc, [bad]), (err: unknown) => {
       const msg = apiErrorMessage(err);
       assert.match(msg, /spec\.ingress\[0\]\.toPorts\[0\]\.ports\[0\]\.port/, msg);
+      return true;
+    });
+    // Unknown fields are refused too (strict field validation), not silently pruned.
+    const typo = { ...bad, metadata: { name: "typo", namespace: NS }, spec: { endpointSelector: { matchLabels: { app: "b" } }, ingres: [{}] } };
+    await assert.rejects(applyObjects(kc, [typo]), (err: unknown) => {
+      assert.match(apiErrorMessage(err), /unknown field "spec\.ingres"/, apiErrorMessage(err));
       return true;
     });
     const good = { ...bad, metadata: { name: "good-port", namespace: NS }, spec: { ...bad.spec, ingress: [{ toPorts: [{ ports: [{ port: "8080", protocol: "TCP" }] }] }] } };

@@ -14,7 +14,7 @@ import type { LocalClusterConfig } from "./config.js";
 import { logFile, startComponent } from "./control-plane.js";
 import type { ControlPlaneComponent, ControlPlaneInput } from "./control-plane.js";
 import { downCluster } from "./down.js";
-import { clusterCrds } from "./crds.js";
+import { loadCrds } from "../../../agent/deploy/crds/index.js";
 import { netnsNames } from "./names.js";
 import { clusterStateDir, cniBinDir, kubernetesVersion, repoRoot } from "./paths.js";
 import { createPki, writeKubeconfig } from "./pki.js";
@@ -159,7 +159,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
       node.kubeletPid = startKubelet(name, node, stateDir, pki.caCert, tokenOf(`system:node:${node.name}`), config);
     }
     writeState(state);
-    await installCrds(kc, clusterCrds());
+    await installCrds(kc, loadCrds());
     mark("crds");
     aborted();
 
@@ -168,7 +168,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
     writeState(state);
     await routePodCidrs(name, state.nodes.map((n) => ({ name: n.name, index: n.index, podCIDR: n.podCIDR ?? "" })), config.spec.world);
     if (config.spec.cni === "ptp") for (const n of state.nodes) writePtpConfig(stateDir, n);
-    if (config.spec.world) state.pids.world = startWorld(name, stateDir);
+    if (config.spec.world) Object.assign(state.pids, startWorld(name, stateDir));
     writeState(state);
     mark("pod-cidrs");
 

@@ -1,4 +1,4 @@
-// The "world" host outside the cluster: the probe server (HTTP, TCP and UDP echo) and an
+// The "world" hosts outside the cluster: probe servers (HTTP, TCP and UDP echo) and an
 // authoritative DNS server for the test zone, so FQDN and world tests need no internet.
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,30 +19,33 @@ export const WORLD_RECORDS: Readonly<Record<string, readonly string[]>> = {
   [`dns.${WORLD_ZONE}`]: [WORLD_HOSTS.dns],
 };
 
-export function startWorld(cluster: string, stateDir: string): number {
+/**
+ * Starts one server per world address, each bound to its own address: a UDP socket bound to
+ * 0.0.0.0 answers from whatever source the route picks (198.18.0.254), and clients drop answers
+ * that do not come from the address they asked. Returns the PIDs by host name.
+ */
+export function startWorld(cluster: string, stateDir: string): Record<string, number> {
   const zoneFile = join(stateDir, "world-zone.json");
   writeFileSync(zoneFile, JSON.stringify({ zone: WORLD_ZONE, records: WORLD_RECORDS }, null, 2) + "\n");
-  const fd = openSync(logFile(stateDir, "world"), "a");
-  try {
-    return spawnDetached(
-      process.execPath,
-      [
-        join(repoRoot, "dist/harness/probe/main.js"),
-        "serve",
-        "--http",
-        WORLD_PORTS.http.join(","),
-        "--tcp",
-        WORLD_PORTS.tcp.join(","),
-        "--udp",
-        WORLD_PORTS.udp.join(","),
-        "--dns",
-        String(WORLD_PORTS.dns),
-        "--zone",
-        zoneFile,
-      ],
-      { netns: netnsNames.world(cluster), logFd: fd, env: { ...process.env, POD_NAME: "world", POD_NAMESPACE: "", NODE_NAME: "world" } },
-    );
-  } finally {
-    closeSync(fd);
+  const echo = ["--http", WORLD_PORTS.http.join(","), "--tcp", WORLD_PORTS.tcp.join(","), "--udp", WORLD_PORTS.udp.join(",")];
+  const hosts: Record<string, readonly string[]> = {
+    web: echo,
+    extra: echo,
+    dns: ["--dns", String(WORLD_PORTS.dns), "--zone", zoneFile],
+  };
+  const pids: Record<string, number> = {};
+  for (const [host, args] of Object.entries(hosts)) {
+    const address = WORLD_HOSTS[host as keyof typeof WORLD_HOSTS];
+    const fd = openSync(logFile(stateDir, `world-${host}`), "a");
+    try {
+      pids[`world-${host}`] = spawnDetached(process.execPath, [join(repoRoot, "dist/harness/probe/main.js"), "serve", "--bind", address, ...args], {
+        netns: netnsNames.world(cluster),
+        logFd: fd,
+        env: { ...process.env, POD_NAME: `world-${host}`, POD_NAMESPACE: "", NODE_NAME: "world" },
+      });
+    } finally {
+      closeSync(fd);
+    }
   }
+  return pids;
 }

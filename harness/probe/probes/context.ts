@@ -15,11 +15,27 @@ export interface ProbeContext {
   ports: PortAllocator;
   /** Memoised per batch: the first nameserver of the pod's resolv.conf. */
   nameserver(): Promise<string | undefined>;
+  /** Memoised per batch and destination: routes do not change under a batch. */
+  sourceFor(dest: string): Promise<string>;
 }
 
 export function createContext(ports: PortAllocator, batchStart = performance.now()): ProbeContext {
   let ns: Promise<string | undefined> | undefined;
-  return { batchStart, ports, nameserver: () => (ns ??= defaultNameserver()) };
+  const sources = new Map<string, Promise<string>>();
+  return {
+    batchStart,
+    ports,
+    nameserver: () => (ns ??= defaultNameserver()),
+    sourceFor: (dest) => {
+      let p = sources.get(dest);
+      if (!p) {
+        p = routeSourceAddress(dest);
+        sources.set(dest, p);
+        p.catch(() => undefined);
+      }
+      return p;
+    },
+  };
 }
 
 export class ResultDraft {
@@ -62,9 +78,9 @@ export function round(ms: number): number {
 }
 
 /** Source address lookup; a routing failure is itself the probe's answer (no route → REJECTED). */
-export async function sourceAddressFor(draft: ResultDraft, dest: string): Promise<string | ProbeResult> {
+export async function sourceAddressFor(draft: ResultDraft, ctx: ProbeContext, dest: string): Promise<string | ProbeResult> {
   try {
-    const address = await routeSourceAddress(dest);
+    const address = await ctx.sourceFor(dest);
     draft.result.source.address = address;
     return address;
   } catch (err) {
@@ -108,7 +124,7 @@ export async function resolveHost(
   draft.result.dns = exchange;
   let localAddress: string;
   try {
-    localAddress = await routeSourceAddress(server.address);
+    localAddress = await ctx.sourceFor(server.address);
   } catch (err) {
     const c = classifySocketError(asSocketError(err));
     return draft.finish({ outcome: "DNS_FAILED", detail: `resolving ${probe.host}: ${c.detail}` });

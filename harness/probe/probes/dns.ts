@@ -22,7 +22,7 @@ export async function runDnsProbe(probe: DnsProbe, ctx: ProbeContext): Promise<P
     answers: [] as { name: string; type: string; ttl: number; data: string }[],
   };
   draft.result.dns = exchange;
-  const src = await sourceAddressFor(draft, server.address);
+  const src = await sourceAddressFor(draft, ctx, server.address);
   if (typeof src !== "string") return src;
   const o = await dnsExchange({
     name: probe.name,

@@ -37,7 +37,7 @@ export async function runIcmpProbe(probe: IcmpProbe, ctx: ProbeContext): Promise
   }
   const dest = await resolveHost(draft, ctx, probe);
   if (typeof dest !== "string") return dest;
-  const src = await sourceAddressFor(draft, dest);
+  const src = await sourceAddressFor(draft, ctx, dest);
   if (typeof src !== "string") return src;
   const remainingMs = Math.max(1, probe.timeoutMs - draft.elapsed());
   // -W wants seconds (fractions accepted by iputils ≥ 2020); our own timer is the hard stop.

@@ -34,7 +34,7 @@ export async function connectForProbe(
 ): Promise<net.Socket | ProbeResult> {
   const dest = await resolveHost(draft, ctx, probe);
   if (typeof dest !== "string") return dest;
-  const src = await sourceAddressFor(draft, dest);
+  const src = await sourceAddressFor(draft, ctx, dest);
   if (typeof src !== "string") return src;
   const t = performance.now();
   let started;

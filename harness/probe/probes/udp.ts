@@ -9,7 +9,7 @@ export async function runUdpProbe(probe: UdpProbe, ctx: ProbeContext): Promise<P
   const draft = new ResultDraft(probe, ctx);
   const dest = await resolveHost(draft, ctx, probe);
   if (typeof dest !== "string") return dest;
-  const src = await sourceAddressFor(draft, dest);
+  const src = await sourceAddressFor(draft, ctx, dest);
   if (typeof src !== "string") return src;
   let bound;
   try {

@@ -1,6 +1,6 @@
 // Starts the probe server's listeners together and stops them together.
 import { startDnsServer } from "./dns-server.js";
-import type { Route } from "./http-echo.js";
+import type { Route } from "./routes.js";
 import { startHttpEcho } from "./http-echo.js";
 import type { Listener, PodIdentity } from "./listener.js";
 import type { ServerLog } from "./log.js";

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import dnsPacket from "dns-packet";
 import { answerQuery } from "./dns-server.js";
-import { parseRoute, statusFor } from "./http-echo.js";
+import { parseRoute, statusFor } from "./routes.js";
 import { lookupZone, parseZoneText } from "./zone.js";
 
 const ZONE = `zone: world.test

@@ -28,16 +28,25 @@ export class EventRecorder {
     private readonly log: Logger,
   ) {}
 
+  /** Per event key, the write in flight: repeats wait for it so they patch rather than create twice. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
   emit(obj: InvolvedObject, type: EventType, reason: string, message: string): void {
-    void this.record(obj, type, reason, message).catch((err: unknown) =>
-      this.log.warn("could not record event", { reason, object: `${obj.kind}/${obj.namespace ?? ""}/${obj.name}`, error: apiMessage(err) }),
-    );
+    const key = [obj.uid, obj.fieldPath ?? "", type, reason, message].join("\u0000");
+    const run = (this.inFlight.get(key) ?? Promise.resolve())
+      .then(() => this.record(key, obj, type, reason, message))
+      .catch((err: unknown) =>
+        this.log.warn("could not record event", { reason, object: `${obj.kind}/${obj.namespace ?? ""}/${obj.name}`, error: apiMessage(err) }),
+      );
+    this.inFlight.set(key, run);
+    void run.finally(() => {
+      if (this.inFlight.get(key) === run) this.inFlight.delete(key);
+    });
   }
 
-  private async record(obj: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
+  private async record(key: string, obj: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
     // Events about cluster-scoped objects (the Node) live in "default", as the kubelet's do.
     const namespace = obj.namespace ?? "default";
-    const key = [obj.uid, obj.fieldPath ?? "", type, reason, message].join("\u0000");
     const now = new Date();
     const prev = this.seen.get(key);
     if (prev && now.getTime() - prev.last < AGGREGATE_WINDOW_MS) {

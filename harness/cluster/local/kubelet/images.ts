@@ -4,16 +4,18 @@ import { join } from "node:path";
 
 /** When a container counts as ready (there are no readiness probes on the local cluster). */
 export type Readiness =
-  /** Ready once the process has printed a line containing `marker` on stdout. */
-  | { readonly kind: "stdout-marker"; readonly marker: string }
+  /** Ready once the process has printed a line containing one of `markers` on stdout. */
+  | { readonly kind: "stdout-marker"; readonly markers: readonly string[] }
   /** Ready as soon as the process is running. */
   | { readonly kind: "running" };
 
 /**
  * The readiness contract of the probe server: it prints one stdout line containing this text once
- * its listeners are bound (harness/probe writes it; see kubelet/README.md).
+ * its listeners are bound (see kubelet/README.md).
  */
 export const PROBE_READY_MARKER = "conform-probe: ready";
+/** The probe server's JSON "ready" log event (`{"time":…,"event":"ready",…}`) is accepted too. */
+export const PROBE_READY_EVENT = '"event":"ready"';
 
 interface ImageEntry {
   /** Repository as written in manifests, without registry, tag or digest. */
@@ -27,7 +29,7 @@ const IMAGE_TABLE: readonly ImageEntry[] = [
   {
     repository: "conform/probe",
     entrypoint: (root) => [process.execPath, join(root, "dist/harness/probe/main.js")],
-    readiness: { kind: "stdout-marker", marker: PROBE_READY_MARKER },
+    readiness: { kind: "stdout-marker", markers: [PROBE_READY_MARKER, PROBE_READY_EVENT] },
   },
   {
     repository: "conform/agent",

@@ -34,6 +34,30 @@ function mountNsId(path: string): string | null {
   }
 }
 
+/**
+ * A mount namespace whose /run/netns is the master (shared peer group `peerGroup`) of ours: the
+ * parent's if it qualifies, else any process's. Found by content, not by PID, so it works even
+ * when the process that started the kubelet has exited.
+ */
+function findMountNsSharing(peerGroup: string, ours: string | null): { path: string; id: string; pid: number } | null {
+  if (!peerGroup) return null;
+  const pids = [process.ppid, ...readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number)];
+  for (const pid of pids) {
+    if (pid === process.pid || pid <= 1) continue;
+    const path = `/proc/${pid}/ns/mnt`;
+    const id = mountNsId(path);
+    if (id === null || id === ours) continue;
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/mountinfo`, "utf8");
+    } catch {
+      continue;
+    }
+    if (mountPropagation(info, NETNS_DIR)?.includes(`shared:${peerGroup}`)) return { path, id, pid };
+  }
+  return null;
+}
+
 export interface NetnsOpsOptions {
   /** Explicit host mount namespace (config.hostMountNamespace). */
   readonly hostMountNamespace?: string | undefined;
@@ -62,15 +86,16 @@ export class NetnsOps {
     } else if (!isSlaveOnly) {
       chosen = { prefix: [], note: "running in a mount namespace that shares /run/netns" };
     } else {
-      const parent = `/proc/${process.ppid}/ns/mnt`;
-      const parentId = mountNsId(parent);
-      if (parentId === null || parentId === ours) {
+      const master = propagation?.find((t) => t.startsWith("master:"))?.slice("master:".length) ?? "";
+      const host = findMountNsSharing(master, ours);
+      if (!host) {
         throw new Error(
-          `${NETNS_DIR} is a slave mount here (the kubelet was probably started with \`ip netns exec\`), so pod netns would be invisible outside; ` +
+          `${NETNS_DIR} is a slave mount here (the kubelet was probably started with \`ip netns exec\`), so pod netns would be invisible outside, ` +
+            `and no process in a mount namespace holding its master (peer group ${master}) was found; ` +
             "start it with `nsenter --net=/run/netns/<node-netns> -- node …` or set hostMountNamespace in the config",
         );
       }
-      chosen = useHandle(parent, `private mount namespace detected; netns are created in the parent's mount namespace (${parentId})`);
+      chosen = useHandle(host.path, `private mount namespace detected; netns are created in ${host.id} (found via pid ${host.pid})`);
     }
     this.hostMountPrefix = chosen.prefix;
     this.note = chosen.note;

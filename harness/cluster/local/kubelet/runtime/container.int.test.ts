@@ -68,7 +68,7 @@ function runner(name: string, argv: string[], policy: RestartPolicy, opts: { bac
     logPath: join(dir, `${name}.log`),
     pidPath: join(dir, `${name}.pid`),
     netns: opts.netns === undefined ? NS : opts.netns,
-    readiness: opts.readiness === "running" ? { kind: "running" } : { kind: "stdout-marker", marker: PROBE_READY_MARKER },
+    readiness: opts.readiness === "running" ? { kind: "running" } : { kind: "stdout-marker", markers: [PROBE_READY_MARKER] },
     restartPolicy: policy,
   };
   const ms = opts.backoffMs ?? 200;

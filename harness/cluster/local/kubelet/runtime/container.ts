@@ -185,6 +185,7 @@ export class ContainerRunner {
     }
     const child = this.child;
     if (!child || child.pid === undefined) {
+      if (this.final) return;
       this.final = true;
       if (this.state.kind === "waiting") this.state = { kind: "terminated", exitCode: 0, reason: "Completed", message: "never started", finishedAt: new Date() };
       this.events.onChange();
@@ -245,11 +246,12 @@ export class ContainerRunner {
       log.write(chunk);
       if (readiness.kind === "stdout-marker" && !this.ready && this.child === child) {
         const text = tail + chunk.toString("utf8");
-        if (text.includes(readiness.marker)) {
+        if (readiness.markers.some((m) => text.includes(m))) {
           this.ready = true;
           this.events.onChange();
         } else {
-          tail = text.slice(-readiness.marker.length);
+          // Keep enough to find a marker split across two chunks.
+          tail = text.slice(-Math.max(...readiness.markers.map((m) => m.length)));
         }
       }
     });
