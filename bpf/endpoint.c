@@ -174,7 +174,7 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	c.ct_state = cf_ct_lookup(&c.pkt.tuple, c.pkt.tcp_flags, now, &ct, &reopened);
 	if (c.ct_state == CF_CT_REPLY && ct) {
 		c.ev_flags |= CF_EVF_REPLY;
-		first = cf_ct_update(ct, c.pkt.tuple.proto, 1, c.pkt.tcp_flags, c.pkt.len, now);
+		first = cf_ct_update(ct, c.pkt.tuple.proto, 1, c.pkt.tcp_flags, now);
 		if (first)
 			c.ev_flags |= CF_EVF_NEW;
 		if (c.pkt.first_frag)
@@ -204,15 +204,15 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	if (c.ct_state == CF_CT_NEW) {
 		c.ev_flags |= CF_EVF_NEW;
 		if (reopened && ct)
-			cf_ct_reopen(ct, dir, c.pol.rule_ref, c.pkt.tcp_flags, c.pkt.len, now);
-		else if (cf_ct_create(&c.pkt.tuple, dir, c.pol.rule_ref, c.pkt.tcp_flags, c.pkt.len, now) < 0)
+			cf_ct_reopen(ct, dir, c.pol.rule_ref, c.pkt.tcp_flags, now);
+		else if (cf_ct_create(&c.pkt.tuple, dir, c.pol.rule_ref, c.pkt.tcp_flags, now) < 0)
 			return cf_drop(&c, CF_DROP_CT_MAP_INSERTION_FAILED);
 		if (mode != CF_MODE_NONE && !(c.ev_flags & CF_EVF_AUDIT))
 			cf_emit(&c, CF_EVENT_POLICY_VERDICT, 0, CF_EV_FORWARDED, 0);
 		first = 1;
 	} else {
 		if (ct)
-			cf_ct_update(ct, c.pkt.tuple.proto, 0, c.pkt.tcp_flags, c.pkt.len, now);
+			cf_ct_update(ct, c.pkt.tuple.proto, 0, c.pkt.tcp_flags, now);
 		first = 0;
 	}
 	if (c.pkt.first_frag)

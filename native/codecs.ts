@@ -127,10 +127,6 @@ export interface CfCtEntry {
   /** CLOCK_MONOTONIC ns (process.hrtime.bigint() is the same clock). */
   expiresNs: bigint;
   createdNs: bigint;
-  packetsOrig: bigint;
-  packetsReply: bigint;
-  bytesOrig: bigint;
-  bytesReply: bigint;
   flags: number;
   ruleRef: number;
   direction: number;
@@ -141,17 +137,12 @@ export interface CfCtEntry {
 export const ctEntryCodec = structCodec<CfCtEntry>("cf_ct_entry", [
   { c: "expires_ns", type: "u64", key: "expiresNs" },
   { c: "created_ns", type: "u64", key: "createdNs" },
-  { c: "packets_orig", type: "u64", key: "packetsOrig" },
-  { c: "packets_reply", type: "u64", key: "packetsReply" },
-  { c: "bytes_orig", type: "u64", key: "bytesOrig" },
-  { c: "bytes_reply", type: "u64", key: "bytesReply" },
   { c: "flags", type: "u32", key: "flags" },
   { c: "rule_ref", type: "u32", key: "ruleRef" },
   { c: "direction", type: "u8", key: "direction" },
   { c: "tcp_flags_orig", type: "u8", key: "tcpFlagsOrig" },
   { c: "tcp_flags_reply", type: "u8", key: "tcpFlagsReply" },
   { c: "pad", type: "u8" },
-  { c: "pad2", type: "u32" },
 ]);
 
 export interface CfFragKey {

@@ -25,9 +25,14 @@ export function ipToBytes(text: string): { family: IpFamily; bytes: Buffer } {
   return { family: 6, bytes };
 }
 
+// Decimal text of every octet, so formatting an IPv4 address is three concatenations.
+const OCTET = Array.from({ length: 256 }, (_, i) => String(i));
+
 /** Text form of an address held in `bytes` at `offset` (4 bytes for IPv4, 16 for IPv6). */
 export function bytesToIp(bytes: Uint8Array, family: IpFamily, offset = 0): string {
-  if (family === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  if (family === 4) {
+    return `${OCTET[bytes[offset] ?? 0]}.${OCTET[bytes[offset + 1] ?? 0]}.${OCTET[bytes[offset + 2] ?? 0]}.${OCTET[bytes[offset + 3] ?? 0]}`;
+  }
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(((bytes[offset + 2 * i] ?? 0) << 8) | (bytes[offset + 2 * i + 1] ?? 0));
   // RFC 5952: compress the longest run (length >= 2) of zero groups.

@@ -361,7 +361,11 @@ function addSynthesizedAllow(entries: Map<string, PolicyEntry>, epId: number, di
 }
 
 function parseEndpoints(input: readonly EndpointInput[]): Endpoint[] {
-  const eps = input.map((e) => EndpointInputSchema.parse(e));
+  // Rule port names are lower-cased at parse time; match the endpoint's the same way.
+  const eps = input.map((e) => {
+    const ep = EndpointInputSchema.parse(e);
+    return { ...ep, namedPorts: Object.fromEntries(Object.entries(ep.namedPorts).map(([n, p]) => [n.toLowerCase(), p])) };
+  });
   const seen = new Set<number>();
   for (const e of eps) {
     if (seen.has(e.epId)) throw new Error(`compilePolicies: duplicate endpoint id ${e.epId}`);

@@ -33,14 +33,16 @@ struct cf_ct_key {
 #define CF_CT_F_RST 0x08
 #define CF_CT_F_CLOSING (CF_CT_F_FIN_ORIG | CF_CT_F_FIN_REPLY | CF_CT_F_RST)
 
+/*
+ * No per-connection packet/byte counters: both directions of a connection usually run on
+ * different CPUs, and an atomic add per packet bounced the entry's cache line between them
+ * (measured: most of the datapath's request/response overhead). Counters are per-CPU in
+ * cf_metrics_v1; the entry is written only when its state changes.
+ */
 struct cf_ct_entry {
 	/* bpf_ktime_get_ns() after which the entry is dead (CLOCK_MONOTONIC). */
 	__u64 expires_ns;
 	__u64 created_ns;
-	__u64 packets_orig;
-	__u64 packets_reply;
-	__u64 bytes_orig;
-	__u64 bytes_reply;
 	__u32 flags;
 	/* Rule that allowed the opening packet; 0 when unenforced or default-allowed. */
 	__u32 rule_ref;
@@ -50,7 +52,6 @@ struct cf_ct_entry {
 	__u8 tcp_flags_orig;
 	__u8 tcp_flags_reply;
 	__u8 pad;
-	__u32 pad2;
 };
 
 struct {
@@ -171,15 +172,13 @@ static __always_inline int cf_ct_is_related(const struct cf_ct_key *inner, __u64
 
 /* Returns 0, or -1 when the map refused the entry. */
 static __always_inline int cf_ct_create(const struct cf_ct_key *tuple, __u8 direction, __u32 rule_ref,
-					__u8 tcp_flags, __u32 len, __u64 now)
+					__u8 tcp_flags, __u64 now)
 {
 	struct cf_ct_entry e = {};
 
 	e.created_ns = now;
 	e.direction = direction;
 	e.rule_ref = rule_ref;
-	e.packets_orig = 1;
-	e.bytes_orig = len;
 	e.tcp_flags_orig = tcp_flags;
 	if (tcp_flags & CF_TCP_RST)
 		e.flags |= CF_CT_F_RST;
@@ -191,15 +190,11 @@ static __always_inline int cf_ct_create(const struct cf_ct_key *tuple, __u8 dire
 
 /* Reset an entry whose tuple a new SYN re-opened. */
 static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, __u8 direction, __u32 rule_ref,
-					 __u8 tcp_flags, __u32 len, __u64 now)
+					 __u8 tcp_flags, __u64 now)
 {
 	e->created_ns = now;
 	e->direction = direction;
 	e->rule_ref = rule_ref;
-	e->packets_orig = 1;
-	e->packets_reply = 0;
-	e->bytes_orig = len;
-	e->bytes_reply = 0;
 	e->tcp_flags_orig = tcp_flags;
 	e->tcp_flags_reply = 0;
 	e->flags = 0;
@@ -207,23 +202,21 @@ static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, __u8 direction, 
 }
 
 /*
- * Account a packet of a tracked connection. Returns 1 when this is the first reply of the
+ * Track a packet of a known connection. Returns 1 when this is the first reply of the
  * connection (the caller's sampling reports it like a first packet).
  *
- * Counters use atomics because both directions of a connection may run on different CPUs
- * at once. The deadline is only rewritten when it moves by more than a second or the
- * connection starts closing, so a busy flow does not bounce the cache line on every packet.
+ * Everything here writes only on change: flag bits when a new one appears (atomically, as
+ * both directions may run at once on different CPUs), the deadline when it moves by more
+ * than a second or the connection starts closing. A busy flow then only reads its entry.
  */
 static __always_inline int cf_ct_update(struct cf_ct_entry *e, __u8 proto, int reply, __u8 tcp_flags,
-					__u32 len, __u64 now)
+					__u64 now)
 {
 	__u32 add = 0, old = e->flags, flags;
 	int first_reply = 0;
 	__u64 expires;
 
 	if (reply) {
-		__sync_fetch_and_add(&e->packets_reply, 1);
-		__sync_fetch_and_add(&e->bytes_reply, len);
 		if (!(old & CF_CT_F_SEEN_REPLY))
 			add |= CF_CT_F_SEEN_REPLY;
 		if (tcp_flags & CF_TCP_FIN)
@@ -231,8 +224,6 @@ static __always_inline int cf_ct_update(struct cf_ct_entry *e, __u8 proto, int r
 		if ((e->tcp_flags_reply | tcp_flags) != e->tcp_flags_reply)
 			e->tcp_flags_reply |= tcp_flags;
 	} else {
-		__sync_fetch_and_add(&e->packets_orig, 1);
-		__sync_fetch_and_add(&e->bytes_orig, len);
 		if (tcp_flags & CF_TCP_FIN)
 			add |= CF_CT_F_FIN_ORIG;
 		if ((e->tcp_flags_orig | tcp_flags) != e->tcp_flags_orig)

@@ -296,9 +296,9 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40000, 80)), TC_ACT_SHOT);
     const entry = f.ct.get({ epId: EP.epId, family: 4, proto: 6, sport: 40000, dport: 80, saddr: POD, daddr: PEER });
     assert.ok(entry, "conntrack entry of the egress connection");
-    assert.equal(entry.packetsOrig, 1n);
-    assert.equal(entry.packetsReply, 1n);
     assert.ok(entry.flags & CtFlag.seenReply);
+    assert.equal(entry.tcpFlagsOrig, TCP.syn);
+    assert.equal(entry.tcpFlagsReply, TCP.syn | TCP.ack);
   });
 
   test("established original-direction packets are checked on every packet: revoking the allow cuts the flow", async () => {
@@ -398,7 +398,7 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     f.run(Direction.egress, syn(POD, PEER, 40000, 80));
     const reopened = f.ct.get(key)!;
     assert.equal(reopened.flags, 0);
-    assert.equal(reopened.packetsOrig, 1n);
+    assert.equal(reopened.tcpFlagsReply, 0);
     // RST closes at once.
     f.run(Direction.ingress, tcp(PEER, POD, 80, 40000, TCP.rst));
     assert.ok(lifetimeS(f.ct.get(key)!) <= 10);

@@ -6,6 +6,7 @@
 //  2. Event decode rate and loss at 100k/s and 1M/s offered (BPF_PROG_TEST_RUN repeat).
 //  3. Policy map writes: 10k entries through one batch update, versus one syscall each.
 import { spawn, type ChildProcess } from "node:child_process";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Direction, ENDPOINT_PROGRAMS, EnforcementMode, IpProto, PolicyAction, TraceMode } from "../../native/abi.js";
@@ -22,12 +23,14 @@ import { createTopology, destroyTopology, type Topology } from "./helpers/netns-
 import { frame, TCP } from "./packets.js";
 
 const tool = join(repoRoot(), "bpf", "build", "tools", "cf-netbench");
-const ROUNDS = Number(process.env.CF_BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.CF_BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.CF_BENCH_ROUNDS ?? 8);
+const SECONDS = Number(process.env.CF_BENCH_SECONDS ?? 1);
 const PORT = 9000;
 
 const A = { name: "a", ip: "10.244.9.10", hostIf: "cfba", epId: 1, identity: 1001 };
 const B = { name: "b", ip: "10.244.9.11", hostIf: "cfbb", epId: 2, identity: 1002 };
+
+type Config = "bare" | "noop" | "bpf";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,6 +57,8 @@ async function trafficBench(): Promise<void> {
   let topo: Topology | undefined;
   let f: EndpointFixture | undefined;
   let server: ChildProcess | undefined;
+  let noop: BpfObject | undefined;
+  const loadAtStart = loadavg()[0]?.toFixed(1);
   let events = 0;
   try {
     topo = createTopology(prefix, "10.244.9.1", [A, B]);
@@ -68,51 +73,79 @@ async function trafficBench(): Promise<void> {
     f.setEndpoint(idx.b, { epId: B.epId, identity: B.identity, ipv4: B.ip, egressMode: EnforcementMode.enforce, ingressMode: EnforcementMode.enforce });
     // 1,000 entries for other peers and ports, plus the ones this traffic needs.
     const entries: Array<[CfPolicyKey, CfPolicyValue]> = [];
-    for (let i = 0; i < 996; i++) {
+    for (let i = 0; i < 994; i++) {
       entries.push([{ epId: 1 + (i % 2), identity: 5000 + i, dport: 1000 + (i % 50), proto: IpProto.tcp, direction: i % 2 ? Direction.ingress : Direction.egress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: i }]);
     }
-    for (const port of [PORT, PORT + 1]) {
+    for (const port of [PORT, PORT + 1, PORT + 2]) {
       entries.push([{ epId: A.epId, identity: B.identity, dport: port, proto: IpProto.tcp, direction: Direction.egress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 1 }]);
       entries.push([{ epId: B.epId, identity: A.identity, dport: port, proto: IpProto.tcp, direction: Direction.ingress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 2 }]);
     }
     f.policy.setMany(entries);
-    // The client's netns re-uses TIME_WAIT ports, so CRR does not run out of them.
-    await runToolRaw(na, ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
     const srv = spawn("ip", ["netns", "exec", topo.pods.b?.netns ?? "", tool, "server", String(PORT)]);
     server = srv;
     await new Promise<void>((resolve) => srv.stdout.once("data", () => resolve()));
 
-    const attach = () => {
+    noop = BpfObject.load(bpfObjectPath("tests/noop"));
+    const noopProg = noop.program("cft_noop");
+    const configure = (cfg: Config) => {
       for (const i of [idx.a, idx.b]) {
-        tcAttach({ ifindex: i, hook: "ingress", program: f!.obj.program(ENDPOINT_PROGRAMS.fromEndpoint.name), netns: node });
-        tcAttach({ ifindex: i, hook: "egress", program: f!.obj.program(ENDPOINT_PROGRAMS.toEndpoint.name), netns: node });
+        if (cfg === "bare") {
+          tcRemoveClsact(i, node);
+          continue;
+        }
+        const from = cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.fromEndpoint.name) : noopProg;
+        const to = cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.toEndpoint.name) : noopProg;
+        tcAttach({ ifindex: i, hook: "ingress", program: from, netns: node });
+        tcAttach({ ifindex: i, hook: "egress", program: to, netns: node });
       }
     };
-    const detach = () => {
-      for (const i of [idx.a, idx.b]) tcRemoveClsact(i, node);
+    await new Promise<void>((resolve, reject) =>
+      spawn("ip", ["netns", "exec", na, "sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]).on("close", (c) => (c === 0 ? resolve() : reject(new Error("sysctl")))),
+    );
+    type Metric = "rr" | "crr" | "stream";
+    const args: Record<Metric, string[]> = {
+      rr: ["rr", B.ip, String(PORT), String(SECONDS), "1"],
+      crr: ["crr", B.ip, String(PORT + 2), String(SECONDS)],
+      stream: ["stream", B.ip, String(PORT + 1), String(SECONDS)],
     };
-    const results: Record<string, Record<string, number[]>> = { bare: { rr: [], crr: [], stream: [] }, bpf: { rr: [], crr: [], stream: [] } };
-    const measure = async (cfg: "bare" | "bpf") => {
-      if (cfg === "bpf") attach();
-      else detach();
-      const r = results[cfg]!;
-      r.rr!.push(await runTool(na, ["rr", B.ip, String(PORT), String(SECONDS), "1"]));
-      r.crr!.push(await runTool(na, ["crr", B.ip, String(PORT), String(SECONDS)]));
-      r.stream!.push(await runTool(na, ["stream", B.ip, String(PORT + 1), String(SECONDS)]));
-    };
+    const results = Object.fromEntries(
+      (["rr", "crr", "stream"] as const).map((m) => [m, { bare: [] as number[], noop: [] as number[], bpf: [] as number[], ratio: [] as number[], noopRatio: [] as number[] }]),
+    ) as Record<Metric, Record<Config | "ratio" | "noopRatio", number[]>>;
+    // The three configurations back to back per metric, in rotating order, so load from
+    // elsewhere on the machine hits all alike; ratios are medians of per-round ratios.
+    const orders: Config[][] = [
+      ["bare", "noop", "bpf"],
+      ["bpf", "bare", "noop"],
+      ["noop", "bpf", "bare"],
+    ];
     for (let round = 0; round < ROUNDS; round++) {
-      // Alternate the order so drift over the run does not favour one side.
-      for (const cfg of round % 2 ? (["bpf", "bare"] as const) : (["bare", "bpf"] as const)) await measure(cfg);
+      for (const metric of ["rr", "crr", "stream"] as const) {
+        const got: Partial<Record<Config, number>> = {};
+        for (const cfg of orders[round % 3] ?? []) {
+          configure(cfg);
+          got[cfg] = await runTool(na, args[metric]);
+        }
+        const r = results[metric];
+        r.bare.push(got.bare ?? NaN);
+        r.noop.push(got.noop ?? NaN);
+        r.bpf.push(got.bpf ?? NaN);
+        r.ratio.push((got.bpf ?? NaN) / (got.bare ?? NaN));
+        r.noopRatio.push((got.noop ?? NaN) / (got.bare ?? NaN));
+      }
     }
-    detach();
+    configure("bare");
     await sleep(100);
     const drops = [133, 181].reduce((n, code) => n + Number(f!.counter(0, code).packets + f!.counter(1, code).packets), 0);
-    console.log(`\n### TCP between two pod netns (${ROUNDS} rounds x ${SECONDS}s, median)`);
-    console.log(`policy entries: ${entries.length}, both directions enforced, trace mode 1 (per connection)`);
-    const row = (name: string, key: string, unit: string, scale: number) => {
-      const bare = median(results.bare![key]!);
-      const bpf = median(results.bpf![key]!);
-      console.log(`${name.padEnd(28)} bare ${(bare / scale).toFixed(1).padStart(9)} ${unit}   bpf ${(bpf / scale).toFixed(1).padStart(9)} ${unit}   ratio ${(bpf / bare).toFixed(3)}`);
+    console.log(`\n### TCP between two pod netns (${ROUNDS} interleaved rounds x ${SECONDS}s; medians; load average ${loadAtStart} -> ${loadavg()[0]?.toFixed(1)})`);
+    console.log(`policy entries: ${entries.length}, both directions enforced, trace mode 1 (per connection), events consumed`);
+    const row = (name: string, key: Metric, unit: string, scale: number) => {
+      const r = results[key];
+      const ratios = [...r.ratio].sort((a, b) => a - b);
+      const fmt = (xs: number[]) => (median(xs) / scale).toFixed(1).padStart(6);
+      console.log(
+        `${name.padEnd(24)} bare ${fmt(r.bare)}  noop-tc ${fmt(r.noop)}  bpf ${fmt(r.bpf)} ${unit}  ` +
+          `bpf/bare ${median(r.ratio).toFixed(3)} (rounds ${ratios[0]?.toFixed(2)}..${ratios.at(-1)?.toFixed(2)})  noop/bare ${median(r.noopRatio).toFixed(3)}`,
+      );
     };
     row("request/response (1 B)", "rr", "k trans/s", 1e3);
     row("connect/req/resp/close", "crr", "k conn/s", 1e3);
@@ -121,16 +154,10 @@ async function trafficBench(): Promise<void> {
     reader.close();
   } finally {
     if (server?.pid && server.exitCode === null) process.kill(server.pid, "SIGTERM");
+    noop?.close();
     f?.close();
     if (topo) destroyTopology(topo);
   }
-}
-
-function runToolRaw(netns: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const c = spawn("ip", ["netns", "exec", netns, ...args], { stdio: "ignore" });
-    c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(" ")} failed`))));
-  });
 }
 
 async function eventBench(): Promise<void> {

@@ -36,14 +36,16 @@ export function ipBatch(lines: readonly string[], netns?: string): Promise<strin
 /**
  * Starts a long-running process detached from us (own session), so it outlives the CLI that
  * started it; stdout and stderr go to `logFile`. Returns its PID. With `netns` it is started
- * through `ip netns exec`, which execs the program in place, so the PID is the program's.
+ * through `nsenter --net`, which execs the program in place (the PID is the program's). Unlike
+ * `ip netns exec` it keeps the host's mount namespace and /sys, so what the process creates under
+ * /run/netns is visible to everyone and /sys/fs/bpf and /sys/fs/cgroup stay reachable.
  */
 export function spawnDetached(
   file: string,
   args: readonly string[],
   opts: { netns?: string; logFd: number; env?: NodeJS.ProcessEnv; cwd?: string },
 ): number {
-  const [cmd, argv] = opts.netns ? ["ip", ["netns", "exec", opts.netns, file, ...args]] : [file, [...args]];
+  const [cmd, argv] = opts.netns ? ["nsenter", [`--net=/run/netns/${opts.netns}`, "--", file, ...args]] : [file, [...args]];
   const child = spawn(cmd, argv, {
     detached: true,
     stdio: ["ignore", opts.logFd, opts.logFd],

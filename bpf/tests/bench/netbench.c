@@ -3,10 +3,14 @@
  * cf-netbench: TCP request/response, connect/request/response and stream measurements for
  * the datapath benchmark (a netperf-like tool without netperf, which Debian does not ship).
  *
- *   cf-netbench server <port>                      echo server on port, sink on port+1
+ *   cf-netbench server <port>                      echo server on port, sink on port+1,
+ *                                                  echo-once-and-close on port+2
  *                                                  (thread per connection)
  *   cf-netbench rr <host> <port> <seconds> <size>  one connection, size-byte ping-pong
- *   cf-netbench crr <host> <port> <seconds>        connect, 1-byte ping-pong, close
+ *   cf-netbench crr <host> <port> <seconds>        connect, 1-byte ping-pong, close (use the
+ *                                                  echo-once port; the client needs
+ *                                                  net.ipv4.tcp_tw_reuse=1 so TIME_WAIT does
+ *                                                  not eat its ports)
  *   cf-netbench stream <host> <port> <seconds>     one connection, 64 KiB writes (to a sink port)
  *
  * Client modes print one line: "<mode> <count> <seconds>" (transactions or bytes).
@@ -55,6 +59,11 @@ static int full_io(int fd, char *buf, size_t n, int writing)
 	return 0;
 }
 
+/* What a server connection does with what it reads. */
+#define MODE_SINK 0
+#define MODE_ECHO 1
+#define MODE_ONCE 2
+
 struct conn {
 	int fd;
 	int echo;
@@ -69,7 +78,9 @@ static void *serve(void *arg)
 
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
-		if (c->echo && full_io(c->fd, buf, (size_t)n, 1) < 0)
+		if (c->echo != MODE_SINK && full_io(c->fd, buf, (size_t)n, 1) < 0)
+			break;
+		if (c->echo == MODE_ONCE)
 			break;
 	}
 	close(c->fd);
@@ -123,14 +134,16 @@ static void *accept_loop(void *arg)
 
 static int server(int port)
 {
-	static struct acceptor echo, sink;
+	static struct acceptor echo, sink, once;
 	pthread_t t;
 
 	echo.fd = listener(port);
-	echo.echo = 1;
+	echo.echo = MODE_ECHO;
 	sink.fd = listener(port + 1);
-	sink.echo = 0;
-	if (pthread_create(&t, NULL, accept_loop, &sink) != 0)
+	sink.echo = MODE_SINK;
+	once.fd = listener(port + 2);
+	once.echo = MODE_ONCE;
+	if (pthread_create(&t, NULL, accept_loop, &sink) != 0 || pthread_create(&t, NULL, accept_loop, &once) != 0)
 		die("pthread_create");
 	printf("ready\n");
 	fflush(stdout);

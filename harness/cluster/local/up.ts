@@ -279,9 +279,13 @@ async function waitForPodCidrs(kc: KubeConfig, state: ClusterState, signal?: Abo
 
 async function waitForNodesReady(kc: KubeConfig, state: ClusterState, signal?: AbortSignal): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  const ready = (n: V1Node) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  // Ready, and the node-lifecycle controller has lifted the not-ready taint it put on while the
+  // node had no CNI config; pods without a toleration would otherwise wait or be evicted.
+  const ready = (n: V1Node) =>
+    (n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false) &&
+    !(n.spec?.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/not-ready") || t.key.startsWith("node.kubernetes.io/unreachable"));
   await waitFor(
-    "every node to be Ready",
+    "every node to be Ready and untainted",
     async () => {
       if (signal?.aborted) throw new StopWaiting("interrupted");
       const list = await core.listNode();

@@ -47,10 +47,13 @@ export class PodManager {
     informer.on("add", (p) => this.upsert(p));
     informer.on("update", (p) => this.upsert(p));
     informer.on("delete", (p) => this.gone(p));
-    informer.on("connect", () => this.reconnect.reset());
+    let rvAtLastError = "";
     informer.on("error", (err: unknown) => {
       // ListWatch stops on errors other than watch timeouts and 410 Gone; restart it ourselves.
       if (this.stopped || this.reconnectTimer) return;
+      // Progress since the last failure (a newer resourceVersion) means the back-off starts over.
+      if (informer.latestResourceVersion() !== rvAtLastError) this.reconnect.reset();
+      rvAtLastError = informer.latestResourceVersion();
       const delay = Math.max(this.reconnect.next(), 500);
       this.log.warn("pod watch failed; reconnecting", { error: apiMessage(err), retryInMs: delay });
       this.reconnectTimer = setTimeout(() => {

@@ -21,7 +21,7 @@ const FAKE_PROBE = join(here, "../testdata/fake-probe.js");
 
 /** The plugins setup.sh builds (CONFORM_CNI_BIN), else a dir given for this test. */
 function findCniBin(): string | undefined {
-  const candidates = [process.env["CONFORM_CNI_BIN"], process.env["CONFORM_TEST_CNI_BIN"], join(homedir(), ".cache/conform/cni/v1.9.1"), "/tmp/cft-kubelet/cni-bin"];
+  const candidates = [process.env["CONFORM_CNI_BIN"], process.env["CONFORM_TEST_CNI_BIN"], join(homedir(), ".cache/conform/cni/v1.9.1")];
   return candidates.find((d): d is string => !!d && existsSync(join(d, "ptp")) && existsSync(join(d, "host-local")));
 }
 

@@ -1,0 +1,201 @@
+// What a scenario does to the cluster: server-side apply with a record of everything it created,
+// deletion, waiting for pods to be Ready and for deleted namespaces to be gone, and a snapshot of
+// the pods and services probes need addresses from.
+import { CoreV1Api } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject, V1Pod, V1Service } from "@kubernetes/client-node";
+import { apiErrorMessage, applyObjects, deleteObjects } from "../kube/apply.js";
+import type { ClusterHandle } from "../cluster/provider.js";
+import type { KubeObject } from "../spec/manifests.js";
+import { StopWaiting, waitFor } from "../util/wait.js";
+import type { AddressBook } from "./probes.js";
+
+const key = (o: { kind?: string; apiVersion?: string; metadata?: { name?: string; namespace?: string } }) =>
+  `${o.apiVersion ?? ""}/${o.kind ?? ""}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export function describeObject(o: KubeObject): string {
+  return `${o.kind} ${typeof o.metadata.namespace === "string" ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
+}
+
+/** Everything a scenario applied, in order, so cleanup deletes exactly that (in reverse). */
+export class AppliedObjects {
+  private readonly objects = new Map<string, KubeObject>();
+
+  add(o: KubeObject): void {
+    const k = key(o);
+    // Re-applying moves the object to the end: it was last touched then.
+    this.objects.delete(k);
+    this.objects.set(k, o);
+  }
+
+  remove(o: KubeObject): void {
+    this.objects.delete(key(o));
+  }
+
+  list(): KubeObject[] {
+    return [...this.objects.values()];
+  }
+
+  pods(): { namespace: string; name: string }[] {
+    return this.list()
+      .filter((o) => o.kind === "Pod" && o.apiVersion === "v1")
+      .map((o) => ({ namespace: typeof o.metadata.namespace === "string" ? o.metadata.namespace : "default", name: o.metadata.name }));
+  }
+}
+
+/** Applies objects one by one (in order) and records each; the error names the object and where it was written. */
+export async function applyTracked(kc: KubeConfig, objects: readonly { object: KubeObject; source?: { file: string; line: number } }[], applied: AppliedObjects): Promise<void> {
+  for (const { object, source } of objects) {
+    try {
+      await applyObjects(kc, [object as KubernetesObject]);
+    } catch (err) {
+      const where = source ? ` (${source.file}:${source.line})` : "";
+      throw new Error(`apply ${describeObject(object)}${where} was refused: ${apiErrorMessage(err)}`);
+    }
+    applied.add(object);
+  }
+}
+
+export async function deleteTracked(kc: KubeConfig, objects: readonly { object: KubeObject; source?: { file: string; line: number } }[], applied: AppliedObjects): Promise<void> {
+  for (const { object, source } of objects) {
+    try {
+      await deleteObjects(kc, [object as KubernetesObject]);
+    } catch (err) {
+      const where = source ? ` (${source.file}:${source.line})` : "";
+      throw new Error(`delete ${describeObject(object)}${where} failed: ${apiErrorMessage(err)}`);
+    }
+    applied.remove(object);
+  }
+}
+
+const interrupted = (signal?: AbortSignal) => {
+  if (signal?.aborted) throw new StopWaiting(signal.reason instanceof Error ? signal.reason.message : "interrupted");
+};
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** Why a pod is not Ready yet, in the kubelet's own words where it gave any. */
+export function notReadyReason(pod: V1Pod | undefined): string {
+  if (!pod) return "not found";
+  const waiting = pod.status?.containerStatuses?.map((c) => c.state?.waiting).find((w) => w?.reason);
+  if (waiting) return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
+  const terminated = pod.status?.containerStatuses?.map((c) => c.state?.terminated).find((t) => t?.reason);
+  if (terminated) return `container ${terminated.reason} (exit ${terminated.exitCode})`;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (unscheduled) return `not scheduled: ${unscheduled.message ?? unscheduled.reason ?? ""}`;
+  return `phase ${pod.status?.phase ?? "unknown"}${pod.spec?.nodeName ? ` on ${pod.spec.nodeName}` : ""}`;
+}
+
+export async function waitPodsReady(kc: KubeConfig, pods: readonly { namespace: string; name: string }[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  if (pods.length === 0) return;
+  const core = kc.makeApiClient(CoreV1Api);
+  const namespaces = [...new Set(pods.map((p) => p.namespace))];
+  let last = new Map<string, V1Pod>();
+  const pending = () => pods.filter((p) => !isReadyIn(last, p));
+  const isReadyIn = (m: Map<string, V1Pod>, p: { namespace: string; name: string }) => {
+    const pod = m.get(podKey(p.namespace, p.name));
+    return pod !== undefined && isReady(pod);
+  };
+  try {
+    await waitFor(
+      `pods to be Ready`,
+      async () => {
+        interrupted(signal);
+        const lists = await Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace })));
+        last = new Map(lists.flatMap((l) => l.items).map((p) => [podKey(p.metadata?.namespace ?? "", p.metadata?.name ?? ""), p]));
+        return pending().length === 0 ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 150 },
+    );
+  } catch (err) {
+    if (err instanceof StopWaiting) throw err;
+    const detail = pending().map((p) => `${p.namespace}/${p.name}: ${notReadyReason(last.get(podKey(p.namespace, p.name)))}`);
+    throw new Error(`${Math.round(timeoutMs / 1000)}s passed and ${detail.length} pod${detail.length === 1 ? " is" : "s are"} not Ready: ${detail.join("; ")}`);
+  }
+}
+
+/** Namespaces still terminating from an earlier run must be gone before they can be created again. */
+export async function waitNamespacesNotTerminating(kc: KubeConfig, names: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const name of names) {
+    await waitFor(
+      `namespace ${name} (terminating from an earlier run) to be gone`,
+      async () => {
+        interrupted(signal);
+        try {
+          const ns = await core.readNamespace({ name });
+          return ns.status?.phase === "Terminating" ? undefined : true;
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return true;
+          throw err;
+        }
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+}
+
+/** Waits until none of the objects exist any more (namespace deletion runs through the controller-manager). */
+export async function waitGone(kc: KubeConfig, objects: readonly KubeObject[], timeoutMs: number): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const checks = objects
+    .filter((o) => o.apiVersion === "v1" && (o.kind === "Namespace" || o.kind === "Pod"))
+    .map((o) =>
+      o.kind === "Namespace"
+        ? () => core.readNamespace({ name: o.metadata.name })
+        : () => core.readNamespacedPod({ name: o.metadata.name, namespace: typeof o.metadata.namespace === "string" ? o.metadata.namespace : "default" }),
+    );
+  if (checks.length === 0) return;
+  await waitFor(
+    `${objects.map(describeObject).join(", ")} to be deleted`,
+    async () => {
+      const present = await Promise.all(
+        checks.map((read) =>
+          read().then(
+            () => true,
+            (err: unknown) => {
+              if ((err as { code?: number }).code === 404) return false;
+              throw err;
+            },
+          ),
+        ),
+      );
+      return present.some(Boolean) ? undefined : true;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** Pods and services of the scenario's namespaces at one moment: where probes go. */
+export interface LiveObjects {
+  pods: Map<string, V1Pod>;
+  services: Map<string, V1Service>;
+}
+
+export async function readLiveObjects(kc: KubeConfig, namespaces: readonly string[]): Promise<LiveObjects> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const [pods, services] = await Promise.all([
+    Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))),
+    Promise.all(namespaces.map((namespace) => core.listNamespacedService({ namespace }))),
+  ]);
+  const byName = <T extends { metadata?: { namespace?: string; name?: string } }>(items: T[]) =>
+    new Map(items.map((i) => [podKey(i.metadata?.namespace ?? "", i.metadata?.name ?? ""), i]));
+  return { pods: byName(pods.flatMap((l) => l.items)), services: byName(services.flatMap((l) => l.items)) };
+}
+
+export function addressBook(live: LiveObjects, handle: Pick<ClusterHandle, "nodes" | "world">): AddressBook {
+  const pod = (ns: string, name: string) => live.pods.get(podKey(ns, name));
+  return {
+    podIP: (ns, name) => pod(ns, name)?.status?.podIP || undefined,
+    serviceIP: (ns, name) => live.services.get(podKey(ns, name))?.spec?.clusterIP || undefined,
+    nodeAddressOfPod: (ns, name) => {
+      const p = pod(ns, name);
+      const nodeName = p?.spec?.nodeName;
+      return handle.nodes.find((n) => n.name === nodeName)?.address ?? (p?.status?.hostIP || undefined);
+    },
+    nodeAddress: (index) => handle.nodes[index - 1]?.address,
+    ...(handle.world ? { world: handle.world } : {}),
+  };
+}
