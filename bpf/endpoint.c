@@ -22,11 +22,13 @@
 
 struct cf_ctx {
 	struct cf_pkt pkt;
+	struct cf_ct_key ct_key;
 	struct cf_policy_result pol;
 	__u32 ifindex;
 	__u32 ep_id;
 	__u32 ep_identity;
 	__u32 peer_identity;
+	__u16 ep_flags;
 	__u8 dir;
 	__u8 ct_state;
 	__u8 ev_flags;
@@ -45,7 +47,11 @@ static __always_inline void cf_resolve_peer(struct cf_ctx *c)
 	c->peer_resolved = 1;
 }
 
-static __always_inline void cf_emit(struct cf_ctx *c, __u8 type, __u8 subtype, __u8 verdict, __u16 reason)
+/*
+ * A BPF subprogram rather than inline: it is called from five places, and inlining each
+ * copy made the hot path's code several times larger for work most packets never do.
+ */
+static __noinline void cf_emit(struct cf_ctx *c, __u8 type, __u8 subtype, __u8 verdict, __u16 reason)
 {
 	struct cf_event *e;
 	int icmp;
@@ -125,7 +131,7 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	struct cf_ctx c = {};
 	struct cf_endpoint *ep;
 	struct cf_ct_entry *ct = NULL;
-	int ret, reopened = 0, first;
+	int ret, reopened = 0, from2, first;
 	__u16 reason;
 	__u64 now;
 	__u8 mode;
@@ -137,6 +143,7 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	c.ifindex = skb->ifindex;
 	c.ep_id = ep->ep_id;
 	c.ep_identity = ep->identity;
+	c.ep_flags = ep->flags;
 	mode = dir == CF_DIR_INGRESS ? ep->ingress_mode : ep->egress_mode;
 
 	ret = cf_parse(skb, &c.pkt);
@@ -144,8 +151,6 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_OK;
 	if (ret < 0)
 		return cf_drop(&c, (__u16)-ret);
-	c.pkt.tuple.ep_id = c.ep_id;
-	c.pkt.inner.ep_id = c.ep_id;
 	if (c.pkt.tuple.family == 6)
 		c.ev_flags |= CF_EVF_IPV6;
 
@@ -165,13 +170,14 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	now = bpf_ktime_get_ns();
 
 	/* ICMP errors about a tracked connection pass like its replies. */
-	if (c.pkt.has_inner && cf_ct_is_related(&c.pkt.inner, now)) {
+	if (c.pkt.has_inner && cf_ct_is_related(&c.pkt.inner, c.ep_id, now)) {
 		c.ct_state = CF_CT_RELATED;
 		c.ev_flags |= CF_EVF_RELATED;
 		return cf_forward(&c, 1);
 	}
 
-	c.ct_state = cf_ct_lookup(&c.pkt.tuple, c.pkt.tcp_flags, now, &ct, &reopened);
+	from2 = cf_ct_key_of(&c.ct_key, &c.pkt.tuple, c.ep_id);
+	c.ct_state = cf_ct_lookup(&c.ct_key, from2, c.pkt.tcp_flags, now, &ct, &reopened);
 	if (c.ct_state == CF_CT_REPLY && ct) {
 		c.ev_flags |= CF_EVF_REPLY;
 		first = cf_ct_update(ct, c.pkt.tuple.proto, 1, c.pkt.tcp_flags, now);
@@ -187,7 +193,9 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 
 	if (mode != CF_MODE_NONE) {
 		cf_resolve_peer(&c);
-		cf_policy_lookup(c.ep_id, dir, c.peer_identity, c.pkt.tuple.proto, c.pkt.policy_port, &c.pol);
+		cf_policy_lookup(c.ep_id, dir, c.peer_identity, c.pkt.tuple.proto, c.pkt.policy_port,
+				 c.ep_flags & (dir == CF_DIR_INGRESS ? CF_EP_F_NO_DENY_INGRESS : CF_EP_F_NO_DENY_EGRESS),
+				 mode == CF_MODE_AUDIT, &c.pol);
 		if (c.pol.verdict != CF_VERDICT_ALLOW) {
 			reason = c.pol.verdict == CF_VERDICT_NONE ? CF_DROP_POLICY_DENIED : CF_DROP_POLICY_DENY;
 			if (mode != CF_MODE_AUDIT && c.pol.verdict != CF_VERDICT_AUDIT_DENY) {
@@ -204,8 +212,8 @@ static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 	if (c.ct_state == CF_CT_NEW) {
 		c.ev_flags |= CF_EVF_NEW;
 		if (reopened && ct)
-			cf_ct_reopen(ct, dir, c.pol.rule_ref, c.pkt.tcp_flags, now);
-		else if (cf_ct_create(&c.pkt.tuple, dir, c.pol.rule_ref, c.pkt.tcp_flags, now) < 0)
+			cf_ct_reopen(ct, from2, dir, c.pol.rule_ref, c.pkt.tcp_flags, now);
+		else if (cf_ct_create(&c.ct_key, from2, dir, c.pol.rule_ref, c.pkt.tcp_flags, now) < 0)
 			return cf_drop(&c, CF_DROP_CT_MAP_INSERTION_FAILED);
 		if (mode != CF_MODE_NONE && !(c.ev_flags & CF_EVF_AUDIT))
 			cf_emit(&c, CF_EVENT_POLICY_VERDICT, 0, CF_EV_FORWARDED, 0);

@@ -25,6 +25,7 @@ export const ENDPOINT_PROGRAMS = {
 export const ENDPOINT_GLOBALS = {
   traceMode: "cfg_trace_mode",
   allowIcmpFragNeeded: "cfg_allow_icmp_frag_needed",
+  eventWakeupBytes: "cfg_event_wakeup_bytes",
   ctLifetimeTcp: "cfg_ct_lifetime_tcp",
   ctLifetimeSyn: "cfg_ct_lifetime_syn",
   ctLifetimeClose: "cfg_ct_lifetime_close",
@@ -42,6 +43,13 @@ export type Direction = (typeof Direction)[keyof typeof Direction];
 /** cf_endpoint.ingress_mode / egress_mode. */
 export const EnforcementMode = { none: 0, enforce: 1, audit: 2 } as const;
 export type EnforcementMode = (typeof EnforcementMode)[keyof typeof EnforcementMode];
+
+/**
+ * cf_endpoint.flags: optional agent hints. noDeny<Dir> promises there is no deny entry
+ * (audited or not) for the endpoint in that direction, so the datapath stops at the first
+ * matching entry instead of probing all six keys. Clear the bit before writing a deny.
+ */
+export const EndpointFlag = { noDenyIngress: 0x0001, noDenyEgress: 0x0002 } as const;
 
 /** cf_policy_value.action. */
 export const PolicyAction = { allow: 1, deny: 2 } as const;
@@ -82,7 +90,7 @@ export const PolicyMatchType = { none: 0, l3Only: 1, l3L4: 2, l4Only: 3, all: 4,
 export type PolicyMatchType = (typeof PolicyMatchType)[keyof typeof PolicyMatchType];
 
 /** cf_ct_entry.flags bits. */
-export const CtFlag = { seenReply: 0x01, finOrig: 0x02, finReply: 0x04, rst: 0x08 } as const;
+export const CtFlag = { seenReply: 0x01, finOrig: 0x02, finReply: 0x04, rst: 0x08, origFrom2: 0x10 } as const;
 
 /** Small codes of cf_metrics_v1 (drop reasons use their own code, 130..255). */
 export const MetricCode = { forwarded: 0, audit: 1, lostEvents: 2, redirected: 3 } as const;

@@ -77,7 +77,8 @@ export interface NativeAddon {
   probeProgType(type: number): boolean;
 
   mapInfo(fd: number): { id: number; name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
-  progInfo(fd: number): { id: number; name: string; type: number; tag: string };
+  progInfo(fd: number): { id: number; name: string; type: number; tag: string; runTimeNs: bigint; runCount: bigint };
+  enableStats(): number;
   mapLookup(fd: number, key: Uint8Array, valueSize: number): Buffer | null;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   mapDelete(fd: number, key: Uint8Array): boolean;
@@ -112,7 +113,13 @@ export interface NativeAddon {
   cgroupDetach(cgroupPath: string, progFd: number, attachType: number): boolean;
   cgroupQuery(cgroupPath: string, attachType: number): number[];
 
-  ringbufOpen(mapFd: number, onBatch: (batch: Buffer, count: number) => void, maxBatchRecords: number, maxBatchBytes: number): RingbufHandle;
+  ringbufOpen(
+    mapFd: number,
+    onBatch: (batch: Buffer, count: number) => void,
+    maxBatchRecords: number,
+    maxBatchBytes: number,
+    intervalMs: number,
+  ): RingbufHandle;
   ringbufClose(reader: RingbufHandle): void;
   ringbufRef(reader: RingbufHandle, ref: boolean): void;
   ringbufStats(reader: RingbufHandle): { records: number; batches: number; bytes: number; queueFullWaits: number };

@@ -12,7 +12,7 @@
         "src/testrun.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
-      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+      "libraries": ["-lbpf", "-lpthread"]
     }
   ]
 }

@@ -5,6 +5,7 @@ import { codecLayoutMismatches } from "./btf.js";
 import { skbContextCodec } from "./test-run.js";
 import {
   STRUCT_CODECS,
+  ctKey,
   ctKeyCodec,
   endpointCodec,
   eventCodec,
@@ -62,7 +63,7 @@ test("ipcache keys count the family+pad bits and clear host bits", () => {
 });
 
 test("addresses decode by family: an IPv6 address with trailing zeros is not mistaken for IPv4", () => {
-  const key = { epId: 1, family: 6 as const, proto: 17, sport: 5000, dport: 53, saddr: "2001:db8::", daddr: "fd00::53" };
+  const key = { epId: 1, family: 6 as const, proto: 17, port1: 5000, port2: 53, addr1: "2001:db8::", addr2: "fd00::53" };
   assert.deepEqual(ctKeyCodec.decode(ctKeyCodec.encode(key)), key);
   assert.throws(() => ctKeyCodec.encode({ ...key, family: 4 }), /not an IPv4 address/);
 });
@@ -98,6 +99,18 @@ test("event codec decodes IPv4 and IPv6 records", () => {
   assert.deepEqual(eventCodec.decode(eventCodec.encode(base)), base);
   const v6 = { ...base, flags: EventFlag.ipv6, saddr: "fd00::1", daddr: "fd00:10:244::4" };
   assert.deepEqual(eventCodec.decode(eventCodec.encode(v6)), v6);
+});
+
+test("conntrack keys are canonical: a packet and its reply share one key", () => {
+  const out = ctKey(3, { proto: 6, saddr: "10.244.0.20", daddr: "10.244.0.9", sport: 40000, dport: 80 });
+  const back = ctKey(3, { proto: 6, saddr: "10.244.0.9", daddr: "10.244.0.20", sport: 80, dport: 40000 });
+  assert.deepEqual(out.key, back.key);
+  assert.deepEqual(out.key, { epId: 3, family: 4, proto: 6, port1: 80, port2: 40000, addr1: "10.244.0.9", addr2: "10.244.0.20" });
+  assert.equal(out.from2, true);
+  assert.equal(back.from2, false);
+  // Numeric order, not text order; equal addresses fall back to ports.
+  assert.equal(ctKey(1, { proto: 17, saddr: "9.0.0.1", daddr: "10.0.0.1", sport: 1, dport: 2 }).from2, false);
+  assert.equal(ctKey(1, { proto: 17, saddr: "10.0.0.1", daddr: "10.0.0.1", sport: 2, dport: 1 }).from2, true);
 });
 
 test("range and type errors name the struct field", () => {

@@ -2,7 +2,7 @@
 // member names in camelCase; ports are host numbers, addresses text.
 import { IPCACHE_PREFIX_BASE, EventFlag } from "./abi.js";
 import { structCodec, u32Codec, type Codec } from "./codec.js";
-import { parseCidr, bytesToIp, type IpFamily } from "./ip.js";
+import { parseCidr, bytesToIp, ipToBytes, type IpFamily } from "./ip.js";
 
 export { u32Codec };
 
@@ -97,15 +97,20 @@ export const policyValueCodec = structCodec<CfPolicyValue>("cf_policy_value", [
   { c: "rule_ref", type: "u32", key: "ruleRef" },
 ]);
 
+/**
+ * A connection's two ends in canonical order: (addr1, port1) < (addr2, port2), addresses
+ * compared as numbers, then ports. Both directions of a connection share the key; the
+ * entry's CtFlag.origFrom2 says which end opened it. Build keys with `ctKey()`.
+ */
 export interface CfCtKey {
   epId: number;
   family: IpFamily;
   proto: number;
-  /** Ports as host numbers; ICMP echo id in sport (request) or dport (reply). */
-  sport: number;
-  dport: number;
-  saddr: string;
-  daddr: string;
+  /** Ports as host numbers; ICMP echo: the identifier on the requester's side, 0 on the other. */
+  port1: number;
+  port2: number;
+  addr1: string;
+  addr2: string;
 }
 
 export const ctKeyCodec = structCodec<CfCtKey>(
@@ -114,14 +119,41 @@ export const ctKeyCodec = structCodec<CfCtKey>(
     { c: "ep_id", type: "u32", key: "epId" },
     { c: "family", type: "u8", key: "family" },
     { c: "proto", type: "u8", key: "proto" },
-    { c: "sport", type: "be16", key: "sport" },
-    { c: "dport", type: "be16", key: "dport" },
+    { c: "port1", type: "be16", key: "port1" },
+    { c: "port2", type: "be16", key: "port2" },
     { c: "pad", type: "u16" },
-    { c: "saddr", type: "addr16", key: "saddr" },
-    { c: "daddr", type: "addr16", key: "daddr" },
+    { c: "addr1", type: "addr16", key: "addr1" },
+    { c: "addr2", type: "addr16", key: "addr2" },
   ],
   { familyOf: (v) => (v.family === 6 ? 6 : 4) },
 );
+
+/** A packet's view of a connection: its source and destination. */
+export interface PacketTuple {
+  proto: number;
+  saddr: string;
+  daddr: string;
+  /** Ports; for ICMP echo the identifier as sport (request) or dport (reply), as bpf/lib/parse.h does. */
+  sport: number;
+  dport: number;
+}
+
+/**
+ * The conntrack key of an endpoint's connection as the datapath builds it from a packet,
+ * and whether the packet's source is end 2 (bpf/lib/conntrack.h cf_ct_key_of).
+ */
+export function ctKey(epId: number, t: PacketTuple): { key: CfCtKey; from2: boolean } {
+  const s = ipToBytes(t.saddr);
+  const d = ipToBytes(t.daddr);
+  if (s.family !== d.family) throw new TypeError(`mixed address families: ${t.saddr} -> ${t.daddr}`);
+  let cmp = 0;
+  for (let i = 0; i < s.bytes.length && cmp === 0; i++) cmp = (s.bytes[i] ?? 0) - (d.bytes[i] ?? 0);
+  const from2 = cmp === 0 ? t.sport > t.dport : cmp > 0;
+  const base = { epId, family: s.family, proto: t.proto };
+  return from2
+    ? { key: { ...base, port1: t.dport, port2: t.sport, addr1: t.daddr, addr2: t.saddr }, from2 }
+    : { key: { ...base, port1: t.sport, port2: t.dport, addr1: t.saddr, addr2: t.daddr }, from2 };
+}
 
 export interface CfCtEntry {
   /** CLOCK_MONOTONIC ns (process.hrtime.bigint() is the same clock). */

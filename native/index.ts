@@ -16,4 +16,5 @@ export { RecordBatch, RingBufferReader, type RingBufferOptions, type RingBufferS
 export { ifIndex, tcAttach, tcDetach, tcQuery, tcRemoveClsact, type TcAttachment, type TcAttachOptions, type TcFilterRef, type TcHook } from "./tc.js";
 export { skbContext, skbContextCodec, testRun, testRunAsync, type SkbContext, type TestRunOptions, type TestRunResult } from "./test-run.js";
 export { nativeAddon, type BtfStruct, type BtfMember } from "./addon.js";
+export { enableRunStats, programRunStats, type ProgramRunStats } from "./prog-stats.js";
 export { btfStructLayout, codecLayoutMismatches } from "./btf.js";

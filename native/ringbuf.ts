@@ -39,6 +39,11 @@ export interface RingBufferOptions {
   maxBatchRecords?: number;
   /** ...or this many bytes (default 1 MiB). */
   maxBatchBytes?: number;
+  /**
+   * Drain the ring at least this often (default 10 ms). Producers that submit without a
+   * wakeup (bpf/lib/events.h below cfg_event_wakeup_bytes) are seen within this interval.
+   */
+  intervalMs?: number;
   /** Keep the event loop alive while open (default true). */
   keepAlive?: boolean;
   /** Called when onBatch throws; default rethrows (an uncaught exception). */
@@ -86,6 +91,7 @@ export class RingBufferReader {
           },
           opts.maxBatchRecords ?? 4096,
           opts.maxBatchBytes ?? 1 << 20,
+          opts.intervalMs ?? 10,
         ),
       "ring buffer",
     );

@@ -79,35 +79,22 @@ export async function linkInfo(name: string, netnsPath?: string): Promise<LinkIn
 }
 
 /**
- * The node's router device: a dummy link holding the router address as /32. Pods use that address
- * as their gateway; it also makes it a local address of the node, so pods reach the node on it.
+ * The node's router device: a veth pair (`cf_host` ↔ `cf_net`, after Cilium's cilium_host /
+ * cilium_net; dummy links are not available on every kernel) with the router address as /32 on
+ * `cf_host`. Pods use that address as their gateway; being a local address of the node, it is
+ * also where pods reach the node. The peer only exists to give the device a carrier.
  */
-export async function ensureRouterDevice(name: string, routerIp: string): Promise<void> {
-  if (!(await linkInfo(name))) await ip(["link", "add", name, "type", "dummy"]).catch(async (err: unknown) => {
-    // Two agents starting at once: the other one created it.
-    if (!(await linkInfo(name))) throw err;
-  });
-  await ipBatch([`addr replace ${routerIp}/32 dev ${name} scope global`, `link set ${name} up`]);
+export async function ensureRouterDevice(name: string, routerIp: string, peerName = "cf_net"): Promise<void> {
+  if (!(await linkInfo(name))) {
+    await ip(["link", "add", name, "type", "veth", "peer", "name", peerName]).catch(async (err: unknown) => {
+      // Two agents starting at once: the other one created it.
+      if (!(await linkInfo(name))) throw err;
+    });
+  }
+  await ipBatch([`addr replace ${routerIp}/32 dev ${name} scope global`, `link set ${peerName} up`, `link set ${name} up`]);
 }
 
-export interface VethSpec {
-  readonly hostIfName: string;
-  readonly hostMac: string;
-  readonly podIfName: string;
-  readonly podMac: string;
-  readonly netnsPath: string;
-  readonly mtu: number;
-}
-
-/** Creates the pair with the pod end directly inside the pod netns under its final name. */
-export async function createVethPair(s: VethSpec): Promise<void> {
-  await ip([
-    "link", "add", s.hostIfName, "mtu", String(s.mtu), "address", s.hostMac, "type", "veth",
-    "peer", "name", s.podIfName, "mtu", String(s.mtu), "address", s.podMac, "netns", s.netnsPath,
-  ]);
-}
-
-export interface AddressingSpec {
+export interface EndpointLinkSpec {
   readonly hostIfName: string;
   readonly hostMac: string;
   readonly podIfName: string;
@@ -115,6 +102,37 @@ export interface AddressingSpec {
   readonly netnsPath: string;
   readonly ip: string;
   readonly gateway: string;
+  readonly mtu: number;
+}
+
+export type AddressingSpec = Omit<EndpointLinkSpec, "mtu">;
+
+/**
+ * Node side, in one `ip -batch` (process spawns dominate ADD latency): the veth pair with the
+ * pod end created directly inside the pod netns under its final name, the host end up, a /32
+ * route to the pod through it (source = router address, so node-originated traffic to pods comes
+ * from one well-known address), a permanent neighbour entry for the pod; then the host end's
+ * ifindex. A leftover veth of the same name (a crashed ADD of this attachment: the name hashes
+ * it) is deleted and the batch retried once.
+ */
+export async function createHostSide(s: EndpointLinkSpec): Promise<LinkInfo> {
+  const lines = [
+    `link add ${s.hostIfName} mtu ${s.mtu} address ${s.hostMac} type veth peer name ${s.podIfName} mtu ${s.mtu} address ${s.podMac} netns ${s.netnsPath}`,
+    `link set ${s.hostIfName} up`,
+    `route replace ${s.ip}/32 dev ${s.hostIfName} scope link src ${s.gateway}`,
+    `neigh replace ${s.ip} lladdr ${s.podMac} dev ${s.hostIfName} nud permanent`,
+    `link show dev ${s.hostIfName}`,
+  ];
+  let out: string;
+  try {
+    out = await exec("ip", ["-j", "-batch", "-"], lines.join("\n") + "\n");
+  } catch (err) {
+    if (!(err instanceof EndpointError && /File exists/.test(err.message)) || !(await deleteLink(s.hostIfName))) throw err;
+    out = await exec("ip", ["-j", "-batch", "-"], lines.join("\n") + "\n");
+  }
+  const info = (JSON.parse(out.trim()) as LinkInfo[])[0];
+  if (!info) throw new EndpointError("io", `veth ${s.hostIfName} is missing right after it was created`);
+  return info;
 }
 
 /**
@@ -134,19 +152,6 @@ export async function configurePodSide(s: AddressingSpec): Promise<void> {
     ],
     s.netnsPath,
   );
-}
-
-/**
- * Node side: the veth up, a /32 route to the pod through it (source = router address, so
- * node-originated traffic to pods comes from one well-known address), and a permanent neighbour
- * entry for the pod.
- */
-export async function configureHostSide(s: AddressingSpec): Promise<void> {
-  await ipBatch([
-    `link set ${s.hostIfName} up`,
-    `route replace ${s.ip}/32 dev ${s.hostIfName} scope link src ${s.gateway}`,
-    `neigh replace ${s.ip} lladdr ${s.podMac} dev ${s.hostIfName} nud permanent`,
-  ]);
 }
 
 /** Deletes a node link; false when it did not exist. Deleting one veth end removes both. */

@@ -3,7 +3,7 @@
  * id, so claiming an id is the same atomic temp-file + link() as an IPAM reservation, and updates
  * are temp-file + rename(): a crash never leaves a half-written record.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../k8s/log.js";
 import { silentLogger } from "../k8s/log.js";
@@ -13,14 +13,10 @@ import type { EndpointRecord } from "./types.js";
 const FILE_RE = /^ep-(\d+)\.json$/;
 const TMP_SUFFIX = ".tmp";
 
-function writeDurably(path: string, text: string): void {
-  const fd = openSync(path, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+// No fsync, as in IPAM: atomic against agent crashes is what matters; after a power loss the
+// endpoints' veths are gone anyway and restore drops their records.
+function writeWhole(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
 }
 
 export class EndpointIdsExhaustedError extends Error {
@@ -65,7 +61,7 @@ export class EndpointRecordStore {
       const id = MIN_ENDPOINT_ID + ((this.nextId - MIN_ENDPOINT_ID + i) % span);
       const record = make(id);
       const tmp = this.tmp();
-      writeDurably(tmp, JSON.stringify(record, null, 1));
+      writeWhole(tmp, JSON.stringify(record, null, 1));
       try {
         linkSync(tmp, this.path(id));
         this.nextId = (id % MAX_ENDPOINT_ID) + 1;
@@ -81,7 +77,7 @@ export class EndpointRecordStore {
 
   update(record: EndpointRecord): void {
     const tmp = this.tmp();
-    writeDurably(tmp, JSON.stringify(record, null, 1));
+    writeWhole(tmp, JSON.stringify(record, null, 1));
     renameSync(tmp, this.path(record.id));
   }
 

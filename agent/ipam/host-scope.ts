@@ -9,6 +9,7 @@
  * A reservation is claimed by writing a temp file and hard-linking it to `<ip>`: link() fails
  * with EEXIST when the name exists, so the claim is atomic across processes, and the file never
  * exists without its full content (a crash leaves at worst a stray temp file, removed on open).
+ * The state is meant for /run (tmpfs): like the veths it describes, it need not survive a reboot.
  *
  * Reserved addresses: the network and broadcast addresses, and the first usable address, which
  * is the node's router (gateway) address: pods route everything to it, and the endpoint manager
@@ -16,7 +17,7 @@
  * Addresses are handed out round-robin after the last one reserved, so a released address is
  * not reused at once (stale conntrack or ipcache entries of the previous pod age out first).
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cidrContains, formatCidr, ipv4ToNumber, numberToIpv4, parseIpv4Cidr } from "./ipv4.js";
 import type { Ipv4Cidr } from "./ipv4.js";
@@ -44,14 +45,13 @@ export class IpamExhaustedError extends Error {
 const LAST_RESERVED = "last_reserved_ip";
 const TMP_SUFFIX = ".tmp";
 
-function writeFileDurably(path: string, content: string): void {
-  const fd = openSync(path, "w", 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * No fsync: the guarantee needed is atomicity against an agent crash, which link()/rename() give.
+ * Durability across a power loss would buy nothing — the veths and network namespaces the
+ * reservations describe do not survive a reboot either (and the state belongs on /run, a tmpfs).
+ */
+function writeAtomicPart(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
 }
 
 export class HostScopeIpam {
@@ -181,7 +181,7 @@ export class HostScopeIpam {
   private claim(n: number, owner: string, ifName: string): boolean {
     const ip = numberToIpv4(n);
     const tmp = join(this.opts.dataDir, `.${ip}.${process.pid}.${this.tmpSeq++}${TMP_SUFFIX}`);
-    writeFileDurably(tmp, `${owner}\r\n${ifName}`);
+    writeAtomicPart(tmp, `${owner}\r\n${ifName}`);
     try {
       linkSync(tmp, join(this.opts.dataDir, ip));
       return true;
@@ -205,7 +205,7 @@ export class HostScopeIpam {
 
   private setLastReserved(n: number): void {
     const tmp = join(this.opts.dataDir, `.${LAST_RESERVED}.${process.pid}${TMP_SUFFIX}`);
-    writeFileDurably(tmp, numberToIpv4(n));
+    writeAtomicPart(tmp, numberToIpv4(n));
     renameSync(tmp, join(this.opts.dataDir, LAST_RESERVED));
   }
 }

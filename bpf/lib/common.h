@@ -62,6 +62,12 @@ const volatile __u8 cfg_trace_mode = 0;
 /* Admit ICMP fragmentation-needed whatever the policy says (Cilium's default), so path MTU
  * discovery keeps working for flows the peer's policy does not track. */
 const volatile __u8 cfg_allow_icmp_frag_needed = 1;
+/*
+ * Wake the event consumer only once this many bytes are pending in cf_events_v1 (0: on
+ * every event). Below it the consumer finds events on its own short poll interval, so a
+ * trickle of events costs no thread wakeups on the packet path.
+ */
+const volatile __u32 cfg_event_wakeup_bytes = 65536;
 /* Conntrack lifetimes in seconds (Cilium's defaults). */
 const volatile __u32 cfg_ct_lifetime_tcp = 21600;
 const volatile __u32 cfg_ct_lifetime_syn = 60;

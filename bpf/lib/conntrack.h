@@ -2,26 +2,42 @@
 /*
  * cf_ct_v1: connection tracking per endpoint.
  *
- * An entry is keyed by the tuple of the packet that opened the connection, as seen on the
- * endpoint's device, plus the endpoint id (two endpoints on one node see the same packet
- * and keep separate state). A packet whose own tuple hits is in the original direction; a
- * packet whose reversed tuple hits is a reply. Entries are only created for packets the
- * policy let through, so a reply can only ride on a connection that was allowed.
+ * An entry is keyed by the connection's two ends in canonical order plus the endpoint id
+ * (two endpoints on one node see the same packet and keep separate state), and records
+ * which end opened it: a packet from that end is in the original direction, any other is
+ * a reply. Entries are only created for packets the policy let through, so a reply can
+ * only ride on a connection that was allowed.
  */
 #ifndef CF_CONNTRACK_H
 #define CF_CONNTRACK_H
 
 #include "common.h"
 
+/*
+ * A connection's two ends in canonical order, (addr1, port1) < (addr2, port2) compared as
+ * numbers, so a packet and its reply build the same key: one lookup per packet whatever
+ * its direction. The entry remembers which end opened the connection.
+ */
 struct cf_ct_key {
 	__u32 ep_id;
 	__u8 family;
 	__u8 proto;
-	/* TCP/UDP/SCTP ports; ICMP echo id in sport (request) or dport (reply); else 0. */
+	/* TCP/UDP/SCTP ports; ICMP echo: the identifier on the requester's side, 0 on the other. */
+	__be16 port1;
+	__be16 port2;
+	__u16 pad;
+	/* IPv4 in [0], rest 0. */
+	__be32 addr1[4];
+	__be32 addr2[4];
+};
+
+/* A packet's own view of its connection, as parsed (not ABI). */
+struct cf_tuple {
+	__u8 family;
+	__u8 proto;
 	__be16 sport;
 	__be16 dport;
 	__u16 pad;
-	/* IPv4 in [0], rest 0. */
 	__be32 saddr[4];
 	__be32 daddr[4];
 };
@@ -32,6 +48,8 @@ struct cf_ct_key {
 #define CF_CT_F_FIN_REPLY 0x04
 #define CF_CT_F_RST 0x08
 #define CF_CT_F_CLOSING (CF_CT_F_FIN_ORIG | CF_CT_F_FIN_REPLY | CF_CT_F_RST)
+/* The opening packet came from end 2 of the key (its source was addr2/port2). */
+#define CF_CT_F_ORIG_FROM2 0x10
 
 /*
  * No per-connection packet/byte counters: both directions of a connection usually run on
@@ -72,16 +90,41 @@ struct {
 #define CF_TCP_RST 0x04
 #define CF_TCP_ACK 0x10
 
-static __always_inline void cf_ct_reverse(struct cf_ct_key *dst, const struct cf_ct_key *src)
+/*
+ * Fill key from a tuple; returns 1 when the tuple's source is end 2. Addresses compare as
+ * numbers word by word (IPv4 pads with zero words), then ports.
+ */
+static __always_inline int cf_ct_key_of(struct cf_ct_key *key, const struct cf_tuple *t, __u32 ep_id)
 {
-	dst->ep_id = src->ep_id;
-	dst->family = src->family;
-	dst->proto = src->proto;
-	dst->sport = src->dport;
-	dst->dport = src->sport;
-	dst->pad = 0;
-	__builtin_memcpy(dst->saddr, src->daddr, 16);
-	__builtin_memcpy(dst->daddr, src->saddr, 16);
+	int from2 = 0, decided = 0, i;
+
+	key->ep_id = ep_id;
+	key->family = t->family;
+	key->proto = t->proto;
+	key->pad = 0;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		__u32 s = bpf_ntohl(t->saddr[i]), d = bpf_ntohl(t->daddr[i]);
+
+		if (!decided && s != d) {
+			from2 = s > d;
+			decided = 1;
+		}
+	}
+	if (!decided)
+		from2 = bpf_ntohs(t->sport) > bpf_ntohs(t->dport);
+	if (from2) {
+		__builtin_memcpy(key->addr1, t->daddr, 16);
+		__builtin_memcpy(key->addr2, t->saddr, 16);
+		key->port1 = t->dport;
+		key->port2 = t->sport;
+	} else {
+		__builtin_memcpy(key->addr1, t->saddr, 16);
+		__builtin_memcpy(key->addr2, t->daddr, 16);
+		key->port1 = t->sport;
+		key->port2 = t->dport;
+	}
+	return from2;
 }
 
 static __always_inline __u64 cf_ct_lifetime_ns(__u8 proto, __u32 flags)
@@ -122,61 +165,49 @@ static __always_inline struct cf_ct_entry *cf_ct_get(const struct cf_ct_key *key
 }
 
 /*
- * Classify a packet. *entry is set for ESTABLISHED and REPLY. *reopened is set when a SYN
- * re-uses the tuple of a closing connection in the original direction: the entry is reset
- * in place and the packet counts as the first of a new connection.
+ * Classify a packet whose key (and orientation from2) cf_ct_key_of() built. *entry is set
+ * for ESTABLISHED and REPLY, and when *reopened: a SYN re-using the tuple of a closing
+ * connection (from either side) starts a new connection, and the caller resets the entry
+ * in place once policy let the SYN through.
  */
-static __always_inline int cf_ct_lookup(const struct cf_ct_key *tuple, __u8 tcp_flags, __u64 now,
+static __always_inline int cf_ct_lookup(const struct cf_ct_key *key, int from2, __u8 tcp_flags, __u64 now,
 					struct cf_ct_entry **entry, int *reopened)
 {
-	struct cf_ct_key rev;
 	struct cf_ct_entry *e;
-	int syn_only = tuple->proto == IPPROTO_TCP && cf_tcp_is_syn_only(tcp_flags);
+	int orig;
 
 	*entry = NULL;
 	*reopened = 0;
-	e = cf_ct_get(tuple, now);
-	if (e) {
-		if (syn_only && (e->flags & CF_CT_F_CLOSING)) {
-			*reopened = 1;
-			*entry = e;
-			return CF_CT_NEW;
-		}
-		*entry = e;
-		return CF_CT_ESTABLISHED;
+	e = cf_ct_get(key, now);
+	if (!e)
+		return CF_CT_NEW;
+	*entry = e;
+	if (key->proto == IPPROTO_TCP && cf_tcp_is_syn_only(tcp_flags) && (e->flags & CF_CT_F_CLOSING)) {
+		*reopened = 1;
+		return CF_CT_NEW;
 	}
-	cf_ct_reverse(&rev, tuple);
-	e = cf_ct_get(&rev, now);
-	if (e) {
-		/* The peer re-opens the tuple the other way round: the old connection is over. */
-		if (syn_only && (e->flags & CF_CT_F_CLOSING)) {
-			bpf_map_delete_elem(&cf_ct_v1, &rev);
-			return CF_CT_NEW;
-		}
-		*entry = e;
-		return CF_CT_REPLY;
-	}
-	return CF_CT_NEW;
+	orig = !!(e->flags & CF_CT_F_ORIG_FROM2) == !!from2;
+	return orig ? CF_CT_ESTABLISHED : CF_CT_REPLY;
 }
 
 /* An ICMP error is related when its embedded packet belongs to a tracked connection. */
-static __always_inline int cf_ct_is_related(const struct cf_ct_key *inner, __u64 now)
+static __always_inline int cf_ct_is_related(const struct cf_tuple *inner, __u32 ep_id, __u64 now)
 {
-	struct cf_ct_key rev;
+	struct cf_ct_key key;
 
-	if (cf_ct_get(inner, now))
-		return 1;
-	cf_ct_reverse(&rev, inner);
-	return cf_ct_get(&rev, now) != NULL;
+	cf_ct_key_of(&key, inner, ep_id);
+	return cf_ct_get(&key, now) != NULL;
 }
 
 /* Returns 0, or -1 when the map refused the entry. */
-static __always_inline int cf_ct_create(const struct cf_ct_key *tuple, __u8 direction, __u32 rule_ref,
+static __always_inline int cf_ct_create(const struct cf_ct_key *key, int from2, __u8 direction, __u32 rule_ref,
 					__u8 tcp_flags, __u64 now)
 {
 	struct cf_ct_entry e = {};
 
 	e.created_ns = now;
+	if (from2)
+		e.flags |= CF_CT_F_ORIG_FROM2;
 	e.direction = direction;
 	e.rule_ref = rule_ref;
 	e.tcp_flags_orig = tcp_flags;
@@ -184,12 +215,12 @@ static __always_inline int cf_ct_create(const struct cf_ct_key *tuple, __u8 dire
 		e.flags |= CF_CT_F_RST;
 	if (tcp_flags & CF_TCP_FIN)
 		e.flags |= CF_CT_F_FIN_ORIG;
-	e.expires_ns = now + cf_ct_lifetime_ns(tuple->proto, e.flags);
-	return bpf_map_update_elem(&cf_ct_v1, tuple, &e, BPF_ANY) ? -1 : 0;
+	e.expires_ns = now + cf_ct_lifetime_ns(key->proto, e.flags);
+	return bpf_map_update_elem(&cf_ct_v1, key, &e, BPF_ANY) ? -1 : 0;
 }
 
-/* Reset an entry whose tuple a new SYN re-opened. */
-static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, __u8 direction, __u32 rule_ref,
+/* Reset an entry whose tuple a new SYN re-opened (possibly from the other end). */
+static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, int from2, __u8 direction, __u32 rule_ref,
 					 __u8 tcp_flags, __u64 now)
 {
 	e->created_ns = now;
@@ -197,7 +228,7 @@ static __always_inline void cf_ct_reopen(struct cf_ct_entry *e, __u8 direction, 
 	e->rule_ref = rule_ref;
 	e->tcp_flags_orig = tcp_flags;
 	e->tcp_flags_reply = 0;
-	e->flags = 0;
+	e->flags = from2 ? CF_CT_F_ORIG_FROM2 : 0;
 	e->expires_ns = now + cf_ct_lifetime_ns(IPPROTO_TCP, 0);
 }
 

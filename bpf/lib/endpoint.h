@@ -5,6 +5,16 @@
 
 #include "common.h"
 
+/*
+ * cf_endpoint.flags: optional hints from the agent. NO_DENY_<dir> promises that the
+ * endpoint has no deny entries (audited or not) in cf_policy_v1 for that direction, so the
+ * first matching entry in lookup order decides and the remaining probes are skipped. The
+ * verdict is the same as with the full lookup; an agent that cannot keep the promise
+ * (it must clear the bit before writing a deny) leaves the flags 0.
+ */
+#define CF_EP_F_NO_DENY_INGRESS 0x0001
+#define CF_EP_F_NO_DENY_EGRESS 0x0002
+
 struct cf_endpoint {
 	__u32 ep_id;
 	__u32 identity;

@@ -94,9 +94,21 @@ static __always_inline struct cf_event *cf_event_reserve(__u8 direction)
 	return e;
 }
 
+/*
+ * Every wakeup costs a context switch of the consumer thread and then of the JS thread, on
+ * the CPUs the traffic needs. Events are submitted silently and a wakeup is forced only
+ * when enough data is pending (the kernel's adaptive mode would never wake once a silent
+ * record sits unconsumed ahead of this one).
+ */
 static __always_inline void cf_event_submit(struct cf_event *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (cfg_event_wakeup_bytes == 0)
+		flags = 0;
+	else if (bpf_ringbuf_query(&cf_events_v1, BPF_RB_AVAIL_DATA) + sizeof(*e) >= cfg_event_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
 }
 
 #endif /* CF_EVENTS_H */

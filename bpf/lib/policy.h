@@ -80,9 +80,12 @@ static __always_inline void cf_policy_keep(struct cf_policy_result *r, const str
 	r->rule_ref = v->rule_ref;
 }
 
-/* Returns 1 when an enforcing deny matched: nothing later in the order can change that. */
+/*
+ * Returns 1 when the lookup can stop: an enforcing deny matched (nothing later in the order
+ * can change that), or any entry matched and the caller knows there are no denies.
+ */
 static __always_inline int cf_policy_probe(struct cf_policy_key *key, __u32 identity, __u8 proto, __be16 dport,
-					   __u8 match, struct cf_policy_hits *h)
+					   __u8 match, int first_hit_wins, struct cf_policy_hits *h)
 {
 	struct cf_policy_value *v;
 
@@ -102,35 +105,39 @@ static __always_inline int cf_policy_probe(struct cf_policy_key *key, __u32 iden
 	}
 	if (v->action == CF_POLICY_ALLOW)
 		cf_policy_keep(&h->allow, v, CF_VERDICT_ALLOW, match);
-	return 0;
+	return first_hit_wins;
 }
 
 /*
  * Any enforcing deny beats every allow; the first deny in lookup order names the rule.
- * An audited deny beats allows too, but only turns the verdict into AUDIT (forwarded).
+ * An audited deny (a deny entry of a policy in audit mode) turns an allow into AUDIT (forwarded),
+ * and so does it in an audit-mode direction. In an enforced direction where nothing allows the
+ * packet, the enforcing policies' default deny still drops it: it is no hit at all (133, no rule).
  * Probes that would repeat an earlier key (port 0 for portless protocols) are skipped.
+ * no_deny: the agent's promise that this endpoint/direction has no deny entries (see
+ * CF_EP_F_NO_DENY_*); then the first hit is the answer and later probes are skipped.
  */
 static __always_inline void cf_policy_lookup(__u32 ep_id, __u8 direction, __u32 peer, __u8 proto, __be16 dport,
-					     struct cf_policy_result *out)
+					     int no_deny, int audit_mode, struct cf_policy_result *out)
 {
 	struct cf_policy_key key = { .ep_id = ep_id, .direction = direction };
 	struct cf_policy_hits h = {};
 
-	if (dport && cf_policy_probe(&key, peer, proto, dport, CF_MATCH_L3_L4, &h))
+	if (dport && cf_policy_probe(&key, peer, proto, dport, CF_MATCH_L3_L4, no_deny, &h))
 		goto done;
-	if (cf_policy_probe(&key, peer, proto, 0, CF_MATCH_L3_PROTO, &h))
+	if (cf_policy_probe(&key, peer, proto, 0, CF_MATCH_L3_PROTO, no_deny, &h))
 		goto done;
-	if (cf_policy_probe(&key, peer, 0, 0, CF_MATCH_L3_ONLY, &h))
+	if (cf_policy_probe(&key, peer, 0, 0, CF_MATCH_L3_ONLY, no_deny, &h))
 		goto done;
-	if (dport && cf_policy_probe(&key, 0, proto, dport, CF_MATCH_L4_ONLY, &h))
+	if (dport && cf_policy_probe(&key, 0, proto, dport, CF_MATCH_L4_ONLY, no_deny, &h))
 		goto done;
-	if (cf_policy_probe(&key, 0, proto, 0, CF_MATCH_PROTO_ONLY, &h))
+	if (cf_policy_probe(&key, 0, proto, 0, CF_MATCH_PROTO_ONLY, no_deny, &h))
 		goto done;
-	cf_policy_probe(&key, 0, 0, 0, CF_MATCH_ALL, &h);
+	cf_policy_probe(&key, 0, 0, 0, CF_MATCH_ALL, no_deny, &h);
 done:
 	if (h.deny.verdict)
 		*out = h.deny;
-	else if (h.audit_deny.verdict)
+	else if (h.audit_deny.verdict && (h.allow.verdict || audit_mode))
 		*out = h.audit_deny;
 	else if (h.allow.verdict)
 		*out = h.allow;

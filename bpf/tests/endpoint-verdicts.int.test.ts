@@ -7,6 +7,7 @@ import {
   CtFlag,
   CtState,
   Direction,
+  EndpointFlag,
   EnforcementMode,
   EventFlag,
   EventType,
@@ -21,7 +22,7 @@ import {
   TracePoint,
   Verdict,
 } from "../../native/abi.js";
-import type { CfEvent } from "../../native/codecs.js";
+import { ctKey, type CfEvent } from "../../native/codecs.js";
 import { describeEvent } from "../../native/events.js";
 import { EndpointFixture, TC_ACT_OK, TC_ACT_SHOT } from "./endpoint-fixture.js";
 import { arpFrame, frame, ipPacket, TCP, type PacketSpec } from "./packets.js";
@@ -151,7 +152,9 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     assert.equal(tr.subtype, TracePoint.toEndpoint);
     const ct = f.ct.entries();
     assert.equal(ct.length, 1);
-    assert.deepEqual(ct[0]?.[0], { epId: EP.epId, family: 4, proto: 6, sport: 40000, dport: 80, saddr: PEER, daddr: POD });
+    assert.deepEqual(ct[0]?.[0], ctKey(EP.epId, { proto: 6, saddr: PEER, daddr: POD, sport: 40000, dport: 80 }).key);
+    assert.deepEqual(ct[0]?.[0], { epId: EP.epId, family: 4, proto: 6, port1: 80, port2: 40000, addr1: POD, addr2: PEER });
+    assert.ok(ct[0]?.[1].flags & CtFlag.origFrom2, "the peer (end 2) opened it");
     assert.equal(ct[0]?.[1].ruleRef, 4242);
     assert.equal(ct[0]?.[1].direction, Direction.ingress);
     // Another port is still default-denied.
@@ -210,6 +213,31 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     }
     // All six removed: default deny again.
     assert.equal(f.run(Direction.ingress, syn(PEER, POD, 41999, 80)), TC_ACT_SHOT);
+  });
+
+  test("the no-deny hint stops at the first hit in order, with the same verdict", async () => {
+    f.setEndpoint(1, { ...EP, ingressMode: EnforcementMode.enforce, flags: EndpointFlag.noDenyIngress });
+    allow(Direction.ingress, PEER_ID, IpProto.tcp, 80, 1);
+    allow(Direction.ingress, 0, 0, 0, 2);
+    assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40000, 80)), TC_ACT_OK);
+    assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40001, 22)), TC_ACT_OK);
+    f.policy.delete({ epId: EP.epId, identity: 0, dport: 0, proto: 0, direction: Direction.ingress });
+    assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40002, 22)), TC_ACT_SHOT);
+    const pv = only(await f.takeEvents(), EventType.policyVerdict);
+    assert.deepEqual(
+      pv.map((e) => [e.verdict, e.ruleRef, e.matchType]),
+      [
+        [Verdict.forwarded, 1, PolicyMatchType.l3L4],
+        [Verdict.forwarded, 2, PolicyMatchType.all],
+        [Verdict.dropped, 0, PolicyMatchType.none],
+      ],
+      show(pv),
+    );
+    // The hint is per direction: egress still probes everything, so its deny wins.
+    f.setEndpoint(1, { ...EP, egressMode: EnforcementMode.enforce, flags: EndpointFlag.noDenyIngress });
+    allow(Direction.egress, PEER_ID, IpProto.tcp, 80, 3);
+    deny(Direction.egress, 0, 0, 0, 4);
+    assert.equal(f.run(Direction.egress, syn(POD, PEER, 40000, 80)), TC_ACT_SHOT);
   });
 
   test("entries only apply to their endpoint and direction", async () => {
@@ -272,6 +300,11 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40000, 80)), TC_ACT_OK);
     let evs = await f.takeEvents();
     assert.deepEqual([evs[0]?.type, evs[0]?.verdict, evs[0]?.dropReason, evs[0]?.ruleRef], [EventType.policyVerdict, Verdict.audit, 181, 99], show(evs));
+    // Nothing allows port 443: the enforcing default deny drops it although an audited deny
+    // also matched (the audit policy must not open what enforcement closes).
+    assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40002, 443)), TC_ACT_SHOT);
+    evs = await f.takeEvents();
+    assert.deepEqual([only(evs, EventType.drop)[0]?.dropReason, only(evs, EventType.drop)[0]?.ruleRef], [133, 0], show(evs));
     deny(Direction.ingress, 0, 0, 0, 98);
     assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40001, 80)), TC_ACT_SHOT);
     evs = await f.takeEvents();
@@ -294,7 +327,7 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     // Same peer, other ports: not a reply of anything, so policy applies and drops.
     assert.equal(f.run(Direction.ingress, tcp(PEER, POD, 81, 40000, TCP.syn | TCP.ack)), TC_ACT_SHOT);
     assert.equal(f.run(Direction.ingress, syn(PEER, POD, 40000, 80)), TC_ACT_SHOT);
-    const entry = f.ct.get({ epId: EP.epId, family: 4, proto: 6, sport: 40000, dport: 80, saddr: POD, daddr: PEER });
+    const entry = f.ct.get(ctKey(EP.epId, { proto: 6, saddr: POD, daddr: PEER, sport: 40000, dport: 80 }).key);
     assert.ok(entry, "conntrack entry of the egress connection");
     assert.ok(entry.flags & CtFlag.seenReply);
     assert.equal(entry.tcpFlagsOrig, TCP.syn);
@@ -382,7 +415,7 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
 
   test("TCP close: FIN both ways or RST moves the entry to the short close lifetime", () => {
     enforce(EnforcementMode.none, EnforcementMode.none);
-    const key = { epId: EP.epId, family: 4 as const, proto: 6, sport: 40000, dport: 80, saddr: POD, daddr: PEER };
+    const { key } = ctKey(EP.epId, { proto: 6, saddr: POD, daddr: PEER, sport: 40000, dport: 80 });
     const lifetimeS = (e: { expiresNs: bigint }) => Number(e.expiresNs - process.hrtime.bigint()) / 1e9;
     f.run(Direction.egress, syn(POD, PEER, 40000, 80));
     assert.ok(lifetimeS(f.ct.get(key)!) <= 60, "SYN-only entries get the SYN lifetime");
@@ -399,6 +432,12 @@ describe("endpoint program verdicts (BPF_PROG_TEST_RUN)", () => {
     const reopened = f.ct.get(key)!;
     assert.equal(reopened.flags, 0);
     assert.equal(reopened.tcpFlagsReply, 0);
+    f.run(Direction.egress, tcp(POD, PEER, 40000, 80, TCP.rst));
+    // ...and from the other end too: the peer's SYN re-opens it the other way round.
+    f.run(Direction.ingress, syn(PEER, POD, 80, 40000));
+    const turned = f.ct.get(key)!;
+    assert.equal(turned.flags, CtFlag.origFrom2);
+    assert.equal(turned.direction, Direction.ingress);
     // RST closes at once.
     f.run(Direction.ingress, tcp(PEER, POD, 80, 40000, TCP.rst));
     assert.ok(lifetimeS(f.ct.get(key)!) <= 10);

@@ -6,15 +6,16 @@
 //  2. Event decode rate and loss at 100k/s and 1M/s offered (BPF_PROG_TEST_RUN repeat).
 //  3. Policy map writes: 10k entries through one batch update, versus one syscall each.
 import { spawn, type ChildProcess } from "node:child_process";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Direction, ENDPOINT_PROGRAMS, EnforcementMode, IpProto, PolicyAction, TraceMode } from "../../native/abi.js";
+import { Direction, ENDPOINT_PROGRAMS, EndpointFlag, EnforcementMode, IpProto, PolicyAction, TraceMode } from "../../native/abi.js";
 import { BpfObject } from "../../native/bpf-object.js";
 import { TypedMap } from "../../native/bpf-map.js";
 import { policyKeyCodec, policyValueCodec, type CfPolicyKey, type CfPolicyValue } from "../../native/codecs.js";
 import { decodeEventBatch } from "../../native/events.js";
 import { bpfObjectPath, repoRoot } from "../../native/paths.js";
+import { enableRunStats, programRunStats } from "../../native/prog-stats.js";
 import { RingBufferReader } from "../../native/ringbuf.js";
 import { ifIndex, tcAttach, tcRemoveClsact } from "../../native/tc.js";
 import { skbContext, testRunAsync } from "../../native/test-run.js";
@@ -23,14 +24,18 @@ import { createTopology, destroyTopology, type Topology } from "./helpers/netns-
 import { frame, TCP } from "./packets.js";
 
 const tool = join(repoRoot(), "bpf", "build", "tools", "cf-netbench");
-const ROUNDS = Number(process.env.CF_BENCH_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.CF_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.CF_BENCH_SECONDS ?? 1);
 const PORT = 9000;
 
-const A = { name: "a", ip: "10.244.9.10", hostIf: "cfba", epId: 1, identity: 1001 };
-const B = { name: "b", ip: "10.244.9.11", hostIf: "cfbb", epId: 2, identity: 1002 };
-
 type Config = "bare" | "noop" | "bpf";
+const CONFIGS: readonly Config[] = ["bare", "noop", "bpf"];
+
+/** One client/server pod pair (a list, so more pairs can be added for other experiments). */
+const PAIRS = [0].map((i) => ({
+  a: { name: `a${i}`, ip: `10.244.9.${10 + 10 * i}`, hostIf: `cfba${i}`, epId: 1 + 2 * i, identity: 1001 + 2 * i },
+  b: { name: `b${i}`, ip: `10.244.9.${11 + 10 * i}`, hostIf: `cfbb${i}`, epId: 2 + 2 * i, identity: 1002 + 2 * i },
+}));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -52,108 +57,152 @@ function runTool(netns: string, args: string[]): Promise<number> {
   });
 }
 
+function sh(netns: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    spawn("ip", ["netns", "exec", netns, ...args], { stdio: "ignore" }).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`${args.join(" ")} failed`)))),
+  );
+}
+
 async function trafficBench(): Promise<void> {
   const prefix = `cft-bpfb-${process.pid}`;
   let topo: Topology | undefined;
   let f: EndpointFixture | undefined;
-  let server: ChildProcess | undefined;
   let noop: BpfObject | undefined;
+  const servers: ChildProcess[] = [];
   const loadAtStart = loadavg()[0]?.toFixed(1);
   let events = 0;
   try {
-    topo = createTopology(prefix, "10.244.9.1", [A, B]);
-    const na = topo.pods.a?.netns ?? "";
+    topo = createTopology(
+      prefix,
+      "10.244.9.1",
+      PAIRS.flatMap((p) => [p.a, p.b]),
+    );
     const node = topo.node;
+    const ns = (name: string) => topo?.pods[name]?.netns ?? "";
     f = new EndpointFixture({ globals: { cfg_trace_mode: TraceMode.firstPerConnection }, events: false });
     const reader = RingBufferReader.open(f.obj.map("cf_events_v1"), (batch) => (events += decodeEventBatch(batch).events.length));
-    const idx = { a: ifIndex(A.hostIf, node), b: ifIndex(B.hostIf, node) };
-    f.setIdentity(`${A.ip}/32`, A.identity);
-    f.setIdentity(`${B.ip}/32`, B.identity);
-    f.setEndpoint(idx.a, { epId: A.epId, identity: A.identity, ipv4: A.ip, egressMode: EnforcementMode.enforce, ingressMode: EnforcementMode.enforce });
-    f.setEndpoint(idx.b, { epId: B.epId, identity: B.identity, ipv4: B.ip, egressMode: EnforcementMode.enforce, ingressMode: EnforcementMode.enforce });
-    // 1,000 entries for other peers and ports, plus the ones this traffic needs.
-    const entries: Array<[CfPolicyKey, CfPolicyValue]> = [];
-    for (let i = 0; i < 994; i++) {
-      entries.push([{ epId: 1 + (i % 2), identity: 5000 + i, dport: 1000 + (i % 50), proto: IpProto.tcp, direction: i % 2 ? Direction.ingress : Direction.egress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: i }]);
-    }
-    for (const port of [PORT, PORT + 1, PORT + 2]) {
-      entries.push([{ epId: A.epId, identity: B.identity, dport: port, proto: IpProto.tcp, direction: Direction.egress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 1 }]);
-      entries.push([{ epId: B.epId, identity: A.identity, dport: port, proto: IpProto.tcp, direction: Direction.ingress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 2 }]);
-    }
-    f.policy.setMany(entries);
-    const srv = spawn("ip", ["netns", "exec", topo.pods.b?.netns ?? "", tool, "server", String(PORT)]);
-    server = srv;
-    await new Promise<void>((resolve) => srv.stdout.once("data", () => resolve()));
-
     noop = BpfObject.load(bpfObjectPath("tests/noop"));
     const noopProg = noop.program("cft_noop");
-    const configure = (cfg: Config) => {
-      for (const i of [idx.a, idx.b]) {
+    const idx: Record<string, number> = {};
+    // The policy below has no deny entries, so the agent's no-deny hint applies.
+    const flags = EndpointFlag.noDenyIngress | EndpointFlag.noDenyEgress;
+    const entries: Array<[CfPolicyKey, CfPolicyValue]> = [];
+    for (const pair of PAIRS) {
+      for (const ep of [pair.a, pair.b]) {
+        idx[ep.name] = ifIndex(ep.hostIf, node);
+        f.setIdentity(`${ep.ip}/32`, ep.identity);
+        f.setEndpoint(idx[ep.name] ?? 0, { epId: ep.epId, identity: ep.identity, ipv4: ep.ip, egressMode: EnforcementMode.enforce, ingressMode: EnforcementMode.enforce, flags });
+      }
+      for (const port of [PORT, PORT + 1, PORT + 2]) {
+        entries.push([{ epId: pair.a.epId, identity: pair.b.identity, dport: port, proto: IpProto.tcp, direction: Direction.egress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 1 }]);
+        entries.push([{ epId: pair.b.epId, identity: pair.a.identity, dport: port, proto: IpProto.tcp, direction: Direction.ingress }, { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: 2 }]);
+      }
+    }
+    // Fill up to 1,000 entries with rules for other peers and ports of the same endpoints.
+    for (let i = 0; entries.length < 1000; i++) {
+      entries.push([
+        { epId: 1 + (i % (2 * PAIRS.length)), identity: 5000 + i, dport: 1000 + (i % 50), proto: IpProto.tcp, direction: i % 2 ? Direction.ingress : Direction.egress },
+        { action: PolicyAction.allow, flags: 0, proxyPort: 0, ruleRef: i },
+      ]);
+    }
+    f.policy.setMany(entries);
+    for (const pair of PAIRS) {
+      // Standard CRR closes from the client; let its netns re-use TIME_WAIT ports.
+      await sh(ns(pair.a.name), ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
+      const srv = spawn("ip", ["netns", "exec", ns(pair.b.name), tool, "server", String(PORT)]);
+      servers.push(srv);
+      await new Promise<void>((resolve) => srv.stdout.once("data", () => resolve()));
+    }
+    const configure = (pairIndex: number, cfg: Config) => {
+      const pair = PAIRS[pairIndex];
+      if (!pair) return;
+      for (const ep of [pair.a, pair.b]) {
+        const i = idx[ep.name] ?? 0;
         if (cfg === "bare") {
           tcRemoveClsact(i, node);
           continue;
         }
-        const from = cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.fromEndpoint.name) : noopProg;
-        const to = cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.toEndpoint.name) : noopProg;
-        tcAttach({ ifindex: i, hook: "ingress", program: from, netns: node });
-        tcAttach({ ifindex: i, hook: "egress", program: to, netns: node });
+        tcAttach({ ifindex: i, hook: "ingress", program: cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.fromEndpoint.name) : noopProg, netns: node });
+        tcAttach({ ifindex: i, hook: "egress", program: cfg === "bpf" ? f!.obj.program(ENDPOINT_PROGRAMS.toEndpoint.name) : noopProg, netns: node });
       }
     };
-    await new Promise<void>((resolve, reject) =>
-      spawn("ip", ["netns", "exec", na, "sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]).on("close", (c) => (c === 0 ? resolve() : reject(new Error("sysctl")))),
-    );
+
     type Metric = "rr" | "crr" | "stream";
-    const args: Record<Metric, string[]> = {
-      rr: ["rr", B.ip, String(PORT), String(SECONDS), "1"],
-      crr: ["crr", B.ip, String(PORT + 2), String(SECONDS)],
-      stream: ["stream", B.ip, String(PORT + 1), String(SECONDS)],
+    const args = (metric: Metric, pairIndex: number): string[] => {
+      const ip = PAIRS[pairIndex]?.b.ip ?? "";
+      if (metric === "rr") return ["rr", ip, String(PORT), String(SECONDS), "1"];
+      if (metric === "crr") return ["crr", ip, String(PORT + 2), String(SECONDS)];
+      return ["stream", ip, String(PORT + 1), String(SECONDS)];
     };
-    const results = Object.fromEntries(
-      (["rr", "crr", "stream"] as const).map((m) => [m, { bare: [] as number[], noop: [] as number[], bpf: [] as number[], ratio: [] as number[], noopRatio: [] as number[] }]),
-    ) as Record<Metric, Record<Config | "ratio" | "noopRatio", number[]>>;
-    // The three configurations back to back per metric, in rotating order, so load from
+    const results = Object.fromEntries((["rr", "crr", "stream"] as const).map((m) => [m, { bare: [] as number[], noop: [] as number[], bpf: [] as number[] }])) as Record<
+      Metric,
+      Record<Config, number[]>
+    >;
+    const ratio = { rr: [] as number[], crr: [] as number[], stream: [] as number[] };
+    const noopRatio = { rr: [] as number[], crr: [] as number[], stream: [] as number[] };
+    // Configurations back to back per metric, in rotating order, so drifting load from
     // elsewhere on the machine hits all alike; ratios are medians of per-round ratios.
-    const orders: Config[][] = [
-      ["bare", "noop", "bpf"],
-      ["bpf", "bare", "noop"],
-      ["noop", "bpf", "bare"],
-    ];
     for (let round = 0; round < ROUNDS; round++) {
+      const order = CONFIGS.map((_, i) => CONFIGS[(i + round) % 3] as Config);
       for (const metric of ["rr", "crr", "stream"] as const) {
-        const got: Partial<Record<Config, number>> = {};
-        for (const cfg of orders[round % 3] ?? []) {
-          configure(cfg);
-          got[cfg] = await runTool(na, args[metric]);
+        const by: Partial<Record<Config, number>> = {};
+        for (const cfg of order) {
+          configure(0, cfg);
+          by[cfg] = await runTool(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
         }
-        const r = results[metric];
-        r.bare.push(got.bare ?? NaN);
-        r.noop.push(got.noop ?? NaN);
-        r.bpf.push(got.bpf ?? NaN);
-        r.ratio.push((got.bpf ?? NaN) / (got.bare ?? NaN));
-        r.noopRatio.push((got.noop ?? NaN) / (got.bare ?? NaN));
+        for (const cfg of CONFIGS) results[metric][cfg].push(by[cfg] ?? NaN);
+        ratio[metric].push((by.bpf ?? NaN) / (by.bare ?? NaN));
+        noopRatio[metric].push((by.noop ?? NaN) / (by.bare ?? NaN));
       }
     }
-    configure("bare");
+
+    // In-kernel cost of the programs per packet and per transaction, from the kernel's own
+    // run-time accounting, with the datapath pair running alone.
+    configure(0, "bpf");
+    const progs = [f.obj.program(ENDPOINT_PROGRAMS.fromEndpoint.name), f.obj.program(ENDPOINT_PROGRAMS.toEndpoint.name)];
+    const cost: Record<string, string> = {};
+    const disable = enableRunStats();
+    try {
+      for (const metric of ["rr", "crr"] as const) {
+        const before = progs.map((p) => programRunStats(p));
+        const rate = await runTool(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
+        const after = progs.map((p) => programRunStats(p));
+        const ns_ = after.reduce((n, a, i) => n + Number(a.runTimeNs - (before[i]?.runTimeNs ?? 0n)), 0);
+        const runs = after.reduce((n, a, i) => n + Number(a.runCount - (before[i]?.runCount ?? 0n)), 0);
+        const perUnitUs = ns_ / (rate * SECONDS) / 1e3;
+        // A latency-bound transaction gets longer by the programs' time: this is the ratio
+        // the in-kernel cost alone implies against the measured bare rate.
+        const bareUs = 1e6 / median(results[metric].bare);
+        cost[metric] =
+          `${(ns_ / runs).toFixed(0)} ns/run, ${(runs / (rate * SECONDS)).toFixed(1)} runs per transaction, ${perUnitUs.toFixed(2)} us per transaction; ` +
+          `bare transaction ${bareUs.toFixed(1)} us -> implied bpf/bare ${(bareUs / (bareUs + perUnitUs)).toFixed(3)}`;
+      }
+    } finally {
+      disable();
+    }
+    PAIRS.forEach((_, i) => configure(i, "bare"));
     await sleep(100);
     const drops = [133, 181].reduce((n, code) => n + Number(f!.counter(0, code).packets + f!.counter(1, code).packets), 0);
-    console.log(`\n### TCP between two pod netns (${ROUNDS} interleaved rounds x ${SECONDS}s; medians; load average ${loadAtStart} -> ${loadavg()[0]?.toFixed(1)})`);
-    console.log(`policy entries: ${entries.length}, both directions enforced, trace mode 1 (per connection), events consumed`);
+    console.log(`\n### TCP between two pod netns: bare veth, a noop tc program, the datapath`);
+    console.log(`(${ROUNDS} rounds x ${SECONDS}s, order rotating; medians of per-round ratios; load average ${loadAtStart} -> ${loadavg()[0]?.toFixed(1)} on ${cpus().length} CPUs)`);
+    console.log(`policy entries: ${entries.length}, both directions enforced (no-deny hint set), trace mode 1 (per connection), events consumed`);
     const row = (name: string, key: Metric, unit: string, scale: number) => {
       const r = results[key];
-      const ratios = [...r.ratio].sort((a, b) => a - b);
+      const rs = [...ratio[key]].sort((a, b) => a - b);
       const fmt = (xs: number[]) => (median(xs) / scale).toFixed(1).padStart(6);
       console.log(
         `${name.padEnd(24)} bare ${fmt(r.bare)}  noop-tc ${fmt(r.noop)}  bpf ${fmt(r.bpf)} ${unit}  ` +
-          `bpf/bare ${median(r.ratio).toFixed(3)} (rounds ${ratios[0]?.toFixed(2)}..${ratios.at(-1)?.toFixed(2)})  noop/bare ${median(r.noopRatio).toFixed(3)}`,
+          `bpf/bare ${median(ratio[key]).toFixed(3)} (rounds ${rs[0]?.toFixed(2)}..${rs.at(-1)?.toFixed(2)})  noop/bare ${median(noopRatio[key]).toFixed(3)}`,
       );
     };
     row("request/response (1 B)", "rr", "k trans/s", 1e3);
     row("connect/req/resp/close", "crr", "k conn/s", 1e3);
     row("stream (64 KiB writes)", "stream", "Gbit/s", 1e9 / 8);
-    console.log(`events decoded: ${events}, lost: ${f.lostEvents()}, policy drops: ${drops}, reader stats: ${JSON.stringify(reader.stats())}`);
+    for (const [m, c] of Object.entries(cost)) console.log(`in-kernel program cost (${m}, kernel run-time stats): ${c}`);
+    console.log(`events decoded: ${events}, lost: ${f.lostEvents()}, policy drops: ${drops} (stragglers of connections opened while a pair was bare), reader stats: ${JSON.stringify(reader.stats())}`);
     reader.close();
   } finally {
-    if (server?.pid && server.exitCode === null) process.kill(server.pid, "SIGTERM");
+    for (const s of servers) if (s.pid && s.exitCode === null) process.kill(s.pid, "SIGTERM");
     noop?.close();
     f?.close();
     if (topo) destroyTopology(topo);

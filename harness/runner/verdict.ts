@@ -78,7 +78,8 @@ function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict 
       flows,
     };
   }
-  return compareOutcome(expected, observed, flows);
+  const verdict = compareOutcome(expected, observed, flows);
+  return verdict.status === "fail" ? { ...verdict, message: "only the probe was observed: this cluster has no flow source" } : verdict;
 }
 
 function withFlows(expected: Expected, observed: Observed, flows: FlowRecord[], audit: boolean): CellVerdict {

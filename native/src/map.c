@@ -39,7 +39,7 @@ static napi_value map_info(napi_env env, napi_callback_info info)
 	return d;
 }
 
-/* progInfo(fd) -> {id, name, type, tag} */
+/* progInfo(fd) -> {id, name, type, tag, runTimeNs, runCount} (run stats need enableStats) */
 static napi_value prog_info(napi_env env, napi_callback_info info)
 {
 	struct bpf_prog_info pi = {};
@@ -62,7 +62,30 @@ static napi_value prog_info(napi_env env, napi_callback_info info)
 	cf_set(env, d, "name", cf_str(env, pi.name));
 	cf_set(env, d, "type", cf_u32(env, pi.type));
 	cf_set(env, d, "tag", cf_str(env, tag));
+	{
+		napi_value rt, rc;
+
+		napi_create_bigint_uint64(env, pi.run_time_ns, &rt);
+		napi_create_bigint_uint64(env, pi.run_cnt, &rc);
+		cf_set(env, d, "runTimeNs", rt);
+		cf_set(env, d, "runCount", rc);
+	}
 	return d;
+}
+
+/*
+ * enableStats() -> fd. The kernel accounts run time and count of every BPF program while
+ * any such fd is open (BPF_ENABLE_STATS), without touching the global sysctl.
+ */
+static napi_value enable_stats(napi_env env, napi_callback_info info)
+{
+	int fd;
+
+	(void)info;
+	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (fd < 0)
+		return cf_throw_errno(env, fd, "enable stats", NULL);
+	return cf_i64(env, fd);
 }
 
 /* mapLookup(fd, key, valueSize) -> Buffer | null */
@@ -493,6 +516,7 @@ bool cf_init_map(napi_env env, napi_value exports)
 	static const struct cf_fn fns[] = {
 		{ "mapInfo", map_info },
 		{ "progInfo", prog_info },
+		{ "enableStats", enable_stats },
 		{ "mapLookup", map_lookup },
 		{ "mapUpdate", map_update },
 		{ "mapDelete", map_delete },

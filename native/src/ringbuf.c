@@ -6,6 +6,9 @@
  * Batch layout (one Buffer): records back to back, each `u32 length, u32 zero, bytes`,
  * padded to 8 bytes, so fixed-size records stay 8-byte aligned for DataView reads.
  *
+ * Wakeups: the BPF side may submit without waking us (see bpf/lib/events.h), so the thread
+ * also drains the ring every poll interval; that interval bounds event latency.
+ *
  * Back-pressure: when JS falls behind, the TSFN queue fills, the thread waits, the ring
  * fills and the BPF side counts lost events. Nothing is dropped in userspace.
  */
@@ -13,6 +16,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +37,8 @@ struct cf_rb {
 	struct ring_buffer *rb;
 	napi_threadsafe_function tsfn;
 	pthread_t thread;
+	/* Our own duplicate of the map fd: the object that owns the map may be closed first. */
+	int map_fd;
 	int wake_fd;
 	atomic_bool stop;
 	bool running;
@@ -40,6 +46,7 @@ struct cf_rb {
 	char *buf;
 	size_t len, cap, max_bytes;
 	uint32_t count, max_records;
+	int interval_ms;
 	atomic_uint_fast64_t records, batches, bytes, waits;
 };
 
@@ -115,7 +122,7 @@ static void *rb_thread(void *arg)
 	};
 
 	while (!atomic_load(&r->stop)) {
-		int n = poll(p, 2, 1000);
+		int n = poll(p, 2, r->interval_ms);
 
 		if (n < 0 && errno != EINTR)
 			break;
@@ -173,7 +180,7 @@ static void rb_stop(struct cf_rb *r)
 		return;
 	atomic_store(&r->stop, true);
 	if (write(r->wake_fd, &one, sizeof(one)) < 0) {
-		/* The thread still notices `stop` within its 1 s poll timeout. */
+		/* The thread still notices `stop` within its poll interval. */
 	}
 	pthread_join(r->thread, NULL);
 	r->running = false;
@@ -186,6 +193,8 @@ static void rb_destroy(struct cf_rb *r)
 		ring_buffer__free(r->rb);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
+	if (r->map_fd >= 0)
+		close(r->map_fd);
 	free(r->buf);
 	free(r);
 }
@@ -208,10 +217,10 @@ static struct cf_rb *arg_rb(napi_env env, struct cf_args *a, size_t i)
 	return p;
 }
 
-/* ringbufOpen(mapFd, onBatch(buffer, count), maxBatchRecords, maxBatchBytes) -> handle */
+/* ringbufOpen(mapFd, onBatch(buffer, count), maxBatchRecords, maxBatchBytes, intervalMs) -> handle */
 static napi_value ringbuf_open(napi_env env, napi_callback_info info)
 {
-	uint32_t max_records, max_bytes;
+	uint32_t max_records, max_bytes, interval;
 	napi_value name, handle;
 	struct cf_args a;
 	struct cf_rb *r;
@@ -220,16 +229,23 @@ static napi_value ringbuf_open(napi_env env, napi_callback_info info)
 
 	if (!cf_get_args(env, info, &a) || !cf_arg_i32(env, &a, 0, "mapFd", &fd) ||
 	    !cf_arg_function(env, &a, 1, "onBatch") || !cf_arg_u32(env, &a, 2, "maxBatchRecords", &max_records) ||
-	    !cf_arg_u32(env, &a, 3, "maxBatchBytes", &max_bytes))
+	    !cf_arg_u32(env, &a, 3, "maxBatchBytes", &max_bytes) || !cf_arg_u32(env, &a, 4, "intervalMs", &interval))
 		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return cf_throw_errno(env, ENOMEM, "ringbuf open", NULL);
 	r->wake_fd = -1;
+	r->map_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (r->map_fd < 0) {
+		err = errno;
+		rb_destroy(r);
+		return cf_throw_errno(env, err, "ringbuf open", "dup map fd %d", fd);
+	}
 	r->max_records = max_records ? max_records : 4096;
 	r->max_bytes = max_bytes ? max_bytes : (1u << 20);
+	r->interval_ms = interval ? (int)interval : 10;
 	cf_log_begin();
-	r->rb = ring_buffer__new(fd, rb_sample, r, NULL);
+	r->rb = ring_buffer__new(r->map_fd, rb_sample, r, NULL);
 	err = r->rb ? 0 : -errno;
 	cf_log_end();
 	if (err) {

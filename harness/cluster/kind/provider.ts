@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadKubeConfig } from "../../kube/client.js";
-import { run } from "../../util/exec.js";
+import { CommandError, run } from "../../util/exec.js";
 import { describeCluster } from "../existing/provider.js";
 import type { AcquireOptions, ClusterHandle, ClusterProvider } from "../provider.js";
 import { ClusterProviderError } from "../provider.js";
@@ -52,8 +52,10 @@ export class KindProvider implements ClusterProvider {
     try {
       await this.runCommand(runtime, ["info"], { timeoutMs: 20_000 });
     } catch (err) {
-      const why = err instanceof Error ? err.message.split("\n").find((l) => /cannot connect|daemon|permission|error/i.test(l)) ?? err.message : String(err);
-      throw new ClusterProviderError(`kind needs a running ${runtimeName}, but \`${runtimeName} info\` failed: ${why.trim()}; without it use --cluster local`);
+      const text = err instanceof CommandError ? err.stderr : err instanceof Error ? err.message : String(err);
+      const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+      const why = lines.find((l) => /cannot connect|daemon|permission/i.test(l)) ?? lines[0] ?? "no output";
+      throw new ClusterProviderError(`kind needs a running ${runtimeName}, but \`${runtimeName} info\` failed: ${why}; without it use --cluster local`);
     }
     return { kind, runtime };
   }
