@@ -3,6 +3,7 @@
 // TCP connections pass or drop. Then an agent restart on the same pinned maps, and a full map.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { BpfMap, Direction, DropCode, EnforcementMode, MAP_NAMES, TypedMap, endpointCodec, ifIndex, ipcacheKeyCodec, ipcacheValueCodec, metricsIndex, policyKeyCodec, type Codec, policyValueCodec, u32Codec } from "../../native/index.js";
@@ -266,6 +267,16 @@ describe("Datapath facade with a compiled CiliumNetworkPolicy on real veths", ()
     await dp.detachEndpoint(eps.client as Endpoint);
     assert.equal(dp.endpointEntry(A.epId), undefined);
     await dp.attachEndpoint(eps.client as Endpoint);
+
+    // A veth deleted behind the agent's back (pod netns gone): detach still succeeds.
+    execFileSync("ip", ["-n", topo.node, "link", "add", "cft-dp-hx", "type", "veth", "peer", "name", "cft-dp-hy"]);
+    const gone: Endpoint = { ...(eps.client as Endpoint), id: 3, hostIfName: "cft-dp-hx", hostIfIndex: ifIndex("cft-dp-hx", topo.node), ipv4: "10.244.8.12", containerId: "cid-gone" };
+    await dp.attachEndpoint(gone);
+    assert.equal(dp.endpointEntry(3)?.epId, 3);
+    execFileSync("ip", ["-n", topo.node, "link", "del", "cft-dp-hx"]);
+    await dp.detachEndpoint(gone);
+    assert.equal(dp.endpointEntry(3), undefined);
+    await assert.rejects(dp.attachEndpoint(gone), /host veth cft-dp-hx not found/);
   });
 
   test("a full policy map fails the endpoint direction closed, and recovers when it fits", async () => {
@@ -283,7 +294,7 @@ describe("Datapath facade with a compiled CiliumNetworkPolicy on real veths", ()
     assert.deepEqual(small.failedClosed(B.epId), ["ingress"]);
     const e = small.endpointEntry(B.epId);
     assert.equal(e?.ingressMode, EnforcementMode.enforce);
-    assert.equal(e?.flags ?? 0 & 0x1, 0, "ingress NO_DENY not promised");
+    assert.equal((e?.flags ?? 0) & 0x1, 0, "ingress NO_DENY not promised");
     assert.notEqual(small.realizedRevision(B.epId), r.revision, "the revision is not claimed for a failed endpoint");
     assert.equal(await connect("client", B.ip, 8080), undefined, "fail closed: even the allowed port is dropped");
 

@@ -1,39 +1,40 @@
 // Server-side apply of plain manifests, as `kubectl apply --server-side` does.
-import { createConfiguration, KubernetesObjectApi, PatchStrategy, ServerConfiguration } from "@kubernetes/client-node";
-import type { KubeConfig, KubernetesObject, RequestContext } from "@kubernetes/client-node";
+import { HttpMethod, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 
 export const FIELD_MANAGER = "conform";
 
 /**
- * An object API that asks for strict field validation, as kubectl does: without it the server
- * only warns about unknown or duplicate fields, and a typo in a policy would be silently dropped.
+ * Server-side apply that sends each manifest exactly as written. KubernetesObjectApi.patch
+ * serializes built-in kinds through client-node's typed models first, which drops every field the
+ * model does not know: a NetworkPolicy with `podSelecter:` would reach the API server as `{}` and
+ * select every pod. Here the bytes go as they are, with strict field validation as kubectl asks
+ * for, so a misspelt field is refused by the API server, naming the field.
  */
-function strictObjectApi(kc: KubeConfig): KubernetesObjectApi {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("kubeconfig has no current cluster");
-  return new KubernetesObjectApi(
-    createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      promiseMiddleware: [
-        {
-          pre: async (ctx: RequestContext) => {
-            ctx.setQueryParam("fieldValidation", "Strict");
-            return ctx;
-          },
-          post: async (rsp) => rsp,
-        },
-      ],
-    }),
-  );
+class ExactApplyApi extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): ExactApplyApi {
+    const api = kc.makeApiClient(ExactApplyApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  async applyExactly(object: KubernetesObject): Promise<KubernetesObject> {
+    const path = await this.specUriPath(object, "patch");
+    const request = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    request.setHeaderParam("Accept", "application/json");
+    request.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
+    request.setQueryParam("fieldManager", FIELD_MANAGER);
+    request.setQueryParam("force", "true");
+    request.setQueryParam("fieldValidation", "Strict");
+    request.setBody(JSON.stringify(object));
+    return this.requestPromise(request);
+  }
 }
 
 export async function applyObjects(kc: KubeConfig, objects: readonly KubernetesObject[]): Promise<KubernetesObject[]> {
-  const api = strictObjectApi(kc);
+  const api = ExactApplyApi.forConfig(kc);
   const applied: KubernetesObject[] = [];
-  for (const obj of objects) {
-    applied.push(await api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
-  }
+  for (const obj of objects) applied.push(await api.applyExactly(obj));
   return applied;
 }
 

@@ -3,12 +3,11 @@
 // the pods and services probes need addresses from.
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesObject, V1Pod, V1Service } from "@kubernetes/client-node";
-import { apiErrorMessage, deleteObjects } from "../kube/apply.js";
+import { apiErrorMessage, applyObjects, deleteObjects } from "../kube/apply.js";
 import type { ClusterHandle } from "../cluster/provider.js";
 import type { KubeObject } from "../spec/manifests.js";
 import { StopWaiting, waitFor } from "../util/wait.js";
 import type { AddressBook } from "./probes.js";
-import { applyExactly } from "./raw-apply.js";
 
 const key = (o: { kind?: string; apiVersion?: string; metadata?: { name?: string; namespace?: string } }) =>
   `${o.apiVersion ?? ""}/${o.kind ?? ""}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -48,7 +47,7 @@ export class AppliedObjects {
 export async function applyTracked(kc: KubeConfig, objects: readonly { object: KubeObject; source?: { file: string; line: number } }[], applied: AppliedObjects): Promise<void> {
   for (const { object, source } of objects) {
     try {
-      await applyExactly(kc, [object as KubernetesObject]);
+      await applyObjects(kc, [object as KubernetesObject]);
     } catch (err) {
       const where = source ? ` (${source.file}:${source.line})` : "";
       throw new Error(`apply ${describeObject(object)}${where} was refused: ${apiErrorMessage(err)}`);

@@ -182,6 +182,12 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
       assert.match(apiErrorMessage(err), /\.spec\.ingres: field not declared in schema/, apiErrorMessage(err));
       return true;
     });
+    // A built-in kind too: `podSelecter` must not be dropped on the way and turn into "all pods".
+    const npTypo = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "np-typo", namespace: NS }, spec: { podSelecter: {} } };
+    await assert.rejects(applyObjects(kc, [npTypo]), (err: unknown) => {
+      assert.match(apiErrorMessage(err), /podSelecter/, apiErrorMessage(err));
+      return true;
+    });
     const good = { ...bad, metadata: { name: "good-port", namespace: NS }, spec: { ...bad.spec, ingress: [{ toPorts: [{ ports: [{ port: "8080", protocol: "TCP" }] }] }] } };
     const [applied] = await applyObjects(kc, [good]);
     assert.equal(applied?.metadata?.name, "good-port");
