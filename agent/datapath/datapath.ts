@@ -61,6 +61,7 @@ export class Datapath implements DatapathHook {
   /** epId → revision cf_endpoints_v1 should carry (seeded from the pinned map). */
   readonly #revisions = new Map<number, bigint>();
   #lastRevision = 0;
+  #haveFullState = false;
 
   constructor(opts: DatapathOptions) {
     this.config = parseDatapathConfig(opts.config);
@@ -149,6 +150,9 @@ export class Datapath implements DatapathHook {
     const { policy, attacher } = this.#started();
     let epIds: Set<number>;
     if (isPolicyDiff(input)) {
+      // A diff is relative to a state this instance knows; after a (re)start the maps hold
+      // what a previous run wrote, so the first apply must be a full state.
+      if (!this.#haveFullState) throw new Error("applyPolicy: the first apply after start() must be a full PolicyState, not a diff");
       epIds = patchDesired(policy.desired, input);
     } else {
       const next = desiredFromState(input);
@@ -156,6 +160,7 @@ export class Datapath implements DatapathHook {
       epIds = new Set([...policy.desired.keys(), ...policy.realized.keys(), ...next.keys(), ...attacher.attached.keys()]);
       policy.desired.clear();
       for (const [k, v] of next) policy.desired.set(k, v);
+      this.#haveFullState = true;
     }
     for (const epId of policy.failedEndpoints()) epIds.add(epId);
     const plan = planPolicyWrites(policy.realized, policy.desired, epIds);

@@ -79,6 +79,8 @@ function argsFor(component: ControlPlaneComponent, c: ControlPlaneInput): string
         `--service-account-private-key-file=${c.pki.saKey}`,
         `--root-ca-file=${c.pki.caCert}`,
         "--use-service-account-credentials=true",
+        // Lifts the not-ready taint soon after a node turns Ready (default: every 5 s).
+        "--node-monitor-period=1s",
         "--profiling=false",
         "--v=1",
       ];

@@ -159,9 +159,9 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
       node.kubeletPid = startKubelet(name, node, stateDir, pki.caCert, tokenOf(`system:node:${node.name}`), config);
     }
     writeState(state);
-    await installCrds(kc, loadCrds());
-    mark("crds");
-    aborted();
+    // CRDs take seconds to be Established; nodes register meanwhile, so wait for both at once.
+    const crds = installCrds(kc, loadCrds()).then(() => mark("crds"));
+    crds.catch(() => undefined);
 
     const nodes = await waitForPodCidrs(kc, state, opts.signal);
     for (const n of state.nodes) n.podCIDR = nodes.get(n.name);
@@ -174,6 +174,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
 
     await waitForNodesReady(kc, state, opts.signal);
     await waitForLeaders(kc);
+    await crds;
     mark("ready");
     state.phase = "running";
     writeState(state);
