@@ -4,7 +4,7 @@
 // `down` leaves the machine's namespaces and links as they were.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { applyObjects, apiErrorMessage } from "../../kube/apply.js";
 import { loadKubeConfig } from "../../kube/client.js";
@@ -21,14 +21,13 @@ import { upCluster } from "./up.js";
 import type { UpResult } from "./up.js";
 import { WORLD_ZONE } from "./world.js";
 
-const name = `it${process.pid}`;
 const NS = "probes";
 
 /**
  * Namespaces and root links, minus those of other conform clusters and tests that may be running
  * beside this one (they come and go on their own); ours are never filtered out.
  */
-async function netnsAndLinks(): Promise<{ netns: string[]; links: string[] }> {
+async function netnsAndLinks(name: string): Promise<{ netns: string[]; links: string[] }> {
   const others = (n: string) => /^cft?[-_]/.test(n) || /^cf[0-9a-f]{4}h$/.test(n);
   const ours = (n: string) => n.startsWith(netnsNames.prefix(name)) || n.startsWith(linkNames.prefix(name));
   const keep = (n: string) => n !== "" && (ours(n) || !others(n));
@@ -56,7 +55,9 @@ function inCidr(ip: string, cidr: string): boolean {
   return ((toInt(ip) & mask) >>> 0) === ((toInt(net ?? "") & mask) >>> 0);
 }
 
-describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }, () => {
+for (const cni of ["ptp", "conform"] as const) {
+describe(`local cluster (real control plane, netns nodes, ${cni} CNI)`, { timeout: 240_000 }, () => {
+  const name = `it${cni === "ptp" ? "p" : "c"}${process.pid}`;
   let before_: { netns: string[]; links: string[] };
   let up: UpResult;
   let kc: KubeConfig;
@@ -64,8 +65,9 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
   const pods = new Map<string, V1Pod>();
 
   before(async () => {
-    before_ = await netnsAndLinks();
-    up = await upCluster({ name, config: { ...defaultLocalConfig(), metadata: { name } } });
+    before_ = await netnsAndLinks(name);
+    const base = defaultLocalConfig();
+    up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, cni } } });
     kc = loadKubeConfig(up.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
   });
@@ -105,6 +107,17 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
       const cidr = up.state.nodes.find((n) => n.name === node)?.podCIDR ?? "";
       assert.ok(inCidr(pod.status?.podIP ?? "", cidr), `${pod.status?.podIP} in ${cidr}`);
       pods.set(podName, pod);
+    }
+  });
+
+  test("with the bundled agent's CNI, each pod has a CiliumEndpoint with its IP and an allocated identity", { skip: cni !== "conform" && "only the conform CNI publishes endpoints" }, async () => {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    for (const [podName, pod] of pods) {
+      const cep = (await custom.getNamespacedCustomObject({ group: "cilium.io", version: "v2", namespace: NS, plural: "ciliumendpoints", name: podName })) as {
+        status?: { identity?: { id?: number }; networking?: { addressing?: { ipv4?: string }[]; node?: string } };
+      };
+      assert.equal(cep.status?.networking?.addressing?.[0]?.ipv4, pod.status?.podIP);
+      assert.ok((cep.status?.identity?.id ?? 0) >= 256, JSON.stringify(cep.status));
     }
   });
 
@@ -195,6 +208,7 @@ describe("local cluster (real control plane, netns nodes)", { timeout: 240_000 }
 
   test("down leaves ip netns list and ip link as they were", async () => {
     await downCluster(name);
-    assert.deepEqual(await netnsAndLinks(), before_);
+    assert.deepEqual(await netnsAndLinks(name), before_);
   });
 });
+}

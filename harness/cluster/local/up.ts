@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
+import { applyObjects } from "../../kube/apply.js";
 import { installCrds } from "../../kube/crds.js";
 import { loadKubeConfig, rawGet } from "../../kube/client.js";
 import { spawnDetached } from "../../util/exec.js";
@@ -16,7 +17,8 @@ import type { ControlPlaneComponent, ControlPlaneInput } from "./control-plane.j
 import { downCluster } from "./down.js";
 import { loadCrds } from "../../../agent/deploy/crds/index.js";
 import { netnsNames } from "./names.js";
-import { clusterStateDir, cniBinDir, kubernetesVersion, repoRoot } from "./paths.js";
+import { clusterStateDir, kubernetesVersion, repoRoot } from "./paths.js";
+import { AGENT_USER, agentRbacObjects, prepareCniBinDir, startNodeAgent } from "./node-agent.js";
 import { createPki, writeKubeconfig } from "./pki.js";
 import { listClusterNames, readState, writeState } from "./state.js";
 import type { ClusterState, NodeRecord } from "./state.js";
@@ -111,6 +113,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
         { user: "system:kube-controller-manager", groups: [] },
         { user: "system:kube-scheduler", groups: [] },
         ...state.nodes.map((n) => ({ user: `system:node:${n.name}`, groups: ["system:nodes"] })),
+        AGENT_USER,
       ],
     );
     const kubeconfigs = {
@@ -162,6 +165,15 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
     // CRDs take seconds to be Established; nodes register meanwhile, so wait for both at once.
     const crds = installCrds(kc, loadCrds()).then(() => mark("crds"));
     crds.catch(() => undefined);
+    if (config.spec.cni === "conform") {
+      // The agents need their RBAC and the CRDs before they can allocate identities.
+      await applyObjects(kc, agentRbacObjects());
+      await crds;
+      const agentKubeconfig = join(stateDir, "pki", "agent.kubeconfig");
+      writeKubeconfig(agentKubeconfig, name, `https://${CONTROL_PLANE_IP}:6443`, pki.caCert, AGENT_USER.user, tokenOf(AGENT_USER.user));
+      for (const node of state.nodes) state.pids[`agent-${node.name}`] = startNodeAgent({ cluster: name, node, stateDir, kubeconfig: agentKubeconfig });
+      writeState(state);
+    }
 
     const nodes = await waitForPodCidrs(kc, state, opts.signal);
     for (const n of state.nodes) n.podCIDR = nodes.get(n.name);
@@ -219,7 +231,7 @@ function startKubelet(cluster: string, node: NodeRecord, stateDir: string, caCer
         nodeIP: node.ip,
         kubeconfig,
         stateDir: dir,
-        cniBinDir: cniBinDir(),
+        cniBinDir: prepareCniBinDir(stateDir, node.name),
         cniConfDir,
         repoRoot,
         labels: { "conform.dev/node-index": String(node.index), "conform.dev/cni": config.spec.cni },
