@@ -142,6 +142,8 @@ test("fake event source: follow=true streams only new matching flows", async () 
   const received: FlowLine[] = [];
   let gotTwo: () => void = () => {};
   const two = new Promise<void>((r) => (gotTwo = r));
+  let subscribed: () => void = () => {};
+  const connected = new Promise<void>((r) => (subscribed = r));
   const stream = streamAgentFlows(
     parseAgentAddress(`unix:${socketPath}`),
     new URLSearchParams({ follow: "true", verdict: "DROPPED" }),
@@ -149,10 +151,9 @@ test("fake event source: follow=true streams only new matching flows", async () 
       received.push(l);
       if (received.length === 2) gotTwo();
     },
-    { signal: controller.signal },
+    { signal: controller.signal, onConnected: () => subscribed() },
   );
-  // Let the request reach the server before pushing, so the flows are "new".
-  await new Promise((r) => setTimeout(r, 100));
+  await connected;
   assert.equal(received.length, 0, "history is not replayed under follow without last");
   source.push([makeEvent({ tsNs: now() })]);
   source.push(defaultDenyDrop(now()));

@@ -69,11 +69,13 @@ export async function streamAgentFlows(
   addr: AgentAddress,
   params: URLSearchParams,
   onLine: (line: FlowLine) => void,
-  opts: { signal?: AbortSignal; onBadLine?: (text: string) => void } = {},
+  opts: { signal?: AbortSignal; onBadLine?: (text: string) => void; onConnected?: () => void } = {},
 ): Promise<void> {
   const query = params.toString();
   const res = await get(addr, `/v1/flows${query ? `?${query}` : ""}`, opts.signal);
   if (res.statusCode !== 200) throw await failure(addr, res);
+  // Under follow the agent sends headers once it is subscribed: flows from now on will arrive.
+  opts.onConnected?.();
   const lines = createInterface({ input: res, crlfDelay: Infinity });
   try {
     for await (const text of lines) {

@@ -81,29 +81,10 @@ export function formatPrefix(p: IpPrefix): string {
     const parts = [24n, 16n, 8n, 0n].map((s) => String((p.addr >> s) & 0xffn));
     return `${parts.join(".")}/${p.len}`;
   }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((p.addr >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (≥2) of zero groups, the first one on a tie.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  const text =
-    bestStart < 0
-      ? hex.join(":")
-      : `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((p.addr >> BigInt(i * 16)) & 0xffffn).toString(16));
+  // The WHATWG URL serializer writes IPv6 hosts in RFC 5952 form (longest zero run compressed).
+  const text = new URL(`http://[${groups.join(":")}]/`).hostname.slice(1, -1);
   return `${text}/${p.len}`;
 }
 

@@ -3,9 +3,8 @@
  * flows out to followers (API streams, metrics). The datapath layer owns the ring buffer
  * reader and hands events over through an EventSource.
  */
-import type { CfEvent } from "../../native/index.js";
+import { describeEvent, type CfEvent } from "../../native/index.js";
 import type { ObserverContext } from "./context.js";
-import { describeEvent } from "../../native/index.js";
 import { eventToFlow, type StoredFlow } from "./decode.js";
 import { FlowRing } from "./ring.js";
 import { systemFlowClock, type FlowClock } from "./time.js";

@@ -2,6 +2,7 @@
  * L4 helpers: protocol names, port numbers and names, ICMP type names, range expansion.
  */
 import { PROTO } from "./types.js";
+import { ICMPV4_TYPE_NAMES, ICMPV6_TYPE_NAMES } from "../deploy/crds/vocabulary.js";
 
 /** CNP `ANY` (or empty): TCP, UDP and SCTP — never ICMP (policy-semantics.md §5.1). */
 export const ANY_L4_PROTOCOLS: readonly number[] = [PROTO.tcp, PROTO.udp, PROTO.sctp];
@@ -54,52 +55,10 @@ export function expandPortRange(port: number, endPort: number): number[] {
   return out;
 }
 
-const ICMPV4_TYPES: Readonly<Record<string, number>> = {
-  EchoReply: 0,
-  DestinationUnreachable: 3,
-  Redirect: 5,
-  Echo: 8,
-  EchoRequest: 8,
-  RouterAdvertisement: 9,
-  RouterSelection: 10,
-  TimeExceeded: 11,
-  ParameterProblem: 12,
-  Timestamp: 13,
-  TimestampReply: 14,
-  Photuris: 40,
-  ExtendedEchoRequest: 42,
-  ExtendedEchoReply: 43,
-};
+// Cilium's CamelCase ICMP type names, one table shared with the CRD schema.
+const ICMPV4_TYPES: Readonly<Record<string, number>> = ICMPV4_TYPE_NAMES;
 
-const ICMPV6_TYPES: Readonly<Record<string, number>> = {
-  DestinationUnreachable: 1,
-  PacketTooBig: 2,
-  TimeExceeded: 3,
-  ParameterProblem: 4,
-  EchoRequest: 128,
-  EchoReply: 129,
-  MulticastListenerQuery: 130,
-  MulticastListenerReport: 131,
-  MulticastListenerDone: 132,
-  RouterSolicitation: 133,
-  RouterAdvertisement: 134,
-  NeighborSolicitation: 135,
-  NeighborAdvertisement: 136,
-  RedirectMessage: 137,
-  RouterRenumbering: 138,
-  ICMPNodeInformationQuery: 139,
-  ICMPNodeInformationResponse: 140,
-  InverseNeighborDiscoverySolicitation: 141,
-  InverseNeighborDiscoveryAdvertisement: 142,
-  HomeAgentAddressDiscoveryRequest: 144,
-  HomeAgentAddressDiscoveryReply: 145,
-  MobilePrefixSolicitation: 146,
-  MobilePrefixAdvertisement: 147,
-  DuplicateAddressRequestCodeSuffix: 157,
-  DuplicateAddressConfirmationCodeSuffix: 158,
-  ExtendedEchoRequest: 160,
-  ExtendedEchoReply: 161,
-};
+const ICMPV6_TYPES: Readonly<Record<string, number>> = ICMPV6_TYPE_NAMES;
 
 /** ICMP type number from a number, a numeric string, or a CamelCase name of the family. */
 export function icmpType(value: number | string, family: 4 | 6): number | null {

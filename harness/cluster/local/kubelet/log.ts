@@ -1,26 +1,11 @@
-// One line per event on stdout (the provider sends it to kubelet-<node>.log): time, level,
-// message, then key=value context.
-export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
+// The kubelet logs like the agent (one line per event: time, level, [component], message,
+// key=value context); stdout goes to kubelet-<node>.log.
+import { createLogger as createComponentLogger } from "../../../../agent/k8s/log.js";
+import type { Logger } from "../../../../agent/k8s/log.js";
 
-export interface Logger {
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-}
-
-function format(fields: LogFields | undefined): string {
-  if (!fields) return "";
-  return Object.entries(fields)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}=${typeof v === "string" && /[\s"=]/.test(v) ? JSON.stringify(v) : String(v)}`)
-    .join("");
-}
+export type { LogFields, Logger } from "../../../../agent/k8s/log.js";
+export { errorMessage } from "../../../../agent/k8s/log.js";
 
 export function createLogger(write: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
-  const line = (level: string) => (msg: string, fields?: LogFields) => write(`${new Date().toISOString()} ${level} ${msg}${format(fields)}`);
-  return { info: line("INFO"), warn: line("WARN"), error: line("ERROR") };
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return createComponentLogger("kubelet", write);
 }
