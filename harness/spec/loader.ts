@@ -18,7 +18,7 @@ import { scenarioSchema } from "./schema.js";
 import type { Scenario, StepInput } from "./schema.js";
 import { parseYamlDocuments } from "./yaml-source.js";
 import type { YamlDocument } from "./yaml-source.js";
-import { fieldIssues } from "./zod-issues.js";
+import { fieldIssues } from "../util/zod-issues.js";
 
 export const DEFAULT_TIMEOUTS_MS = {
   scenario: 10 * 60_000,

@@ -8,7 +8,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { formatPath } from "./errors.js";
 import type { PathError, SpecError } from "./errors.js";
 import type { ManifestSourceInput } from "./schema.js";
-import { isNearMiss } from "./zod-issues.js";
+import { isNearMiss } from "../util/zod-issues.js";
 import { parseYamlDocuments } from "./yaml-source.js";
 import type { YamlDocument } from "./yaml-source.js";
 

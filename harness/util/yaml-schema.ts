@@ -3,6 +3,7 @@
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Document, Node } from "yaml";
 import type { z } from "zod";
+import { fieldIssues } from "./zod-issues.js";
 
 export interface InputProblem {
   readonly file: string;
@@ -60,30 +61,14 @@ export function checkDocument<S extends z.ZodType>(
   if (doc.errors.length > 0) {
     return { problems: doc.errors.map((e) => ({ file, ...pos(e.pos[0]), path: "", message: e.message.split("\n")[0] ?? e.message })) };
   }
-  const result = schema.safeParse(doc.toJS());
+  const result = schema.safeParse(doc.toJS(), { reportInput: true });
   if (result.success) return { data: result.data, problems: [] };
-  const problems: InputProblem[] = [];
-  for (const issue of result.error.issues) {
-    const keys = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
-    for (const path of keys) {
-      const { node, keyNode } = nodeAt(doc, path);
-      const at = keyNode ?? node;
-      problems.push({
-        file,
-        ...pos(at?.range?.[0]),
-        path: formatPath(path),
-        message: issueMessage(issue),
-      });
-    }
-  }
+  const problems: InputProblem[] = fieldIssues(result.error.issues).map((issue) => {
+    const { node, keyNode } = nodeAt(doc, issue.path);
+    const at = issue.unknownKey ? (keyNode ?? node) : (node ?? keyNode);
+    return { file, ...pos(at?.range?.[0]), path: formatPath(issue.path), message: issue.message };
+  });
   return { problems };
-}
-
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return "unknown field";
-  // zod words a missing key as a type mismatch against `undefined`; say what it means.
-  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) return `required field missing (expected ${issue.expected})`;
-  return issue.message;
 }
 
 /** Parses a single-document YAML file and validates it; throws InputError listing every problem. */
