@@ -1,10 +1,12 @@
 // Tearing a local cluster down, and sweeping leftovers of crashed runs. Everything is found by
 // name (netns prefix, link tag) and recorded PID, so it works from any process, after any crash.
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { terminate } from "../../util/processes.js";
 import { clusterStateDir } from "./paths.js";
 import { linkNames, NAME_PREFIX, netnsNames } from "./names.js";
 import { readState, listClusterNames } from "./state.js";
+import { agentPinDir, removeAgentPins } from "./node-agent.js";
 import { deleteLink, deleteNetns, listNetns, netnsPids, rootLinks } from "./topology.js";
 
 export interface DownReport {
@@ -28,11 +30,19 @@ export async function downCluster(cluster: string): Promise<DownReport> {
   for (const ns of namespaces) late.push(...(await netnsPids(ns)));
   await terminate(late, 2000);
 
+  // The agents pin their maps so a restarted agent keeps enforcing; a removed cluster keeps nothing.
+  removeAgentPins(cluster);
   const links = await rootLinks(linkNames.prefix(cluster));
   for (const l of links) await deleteLink(l);
   for (const ns of namespaces) await deleteNetns(ns);
   rmSync(clusterStateDir(cluster), { recursive: true, force: true });
   return { cluster, netns: namespaces, links, processes: pids.size + late.length };
+}
+
+/** Clusters whose agents left pinned maps behind (a crash can leave nothing else). */
+function pinnedClusters(): string[] {
+  const root = dirname(agentPinDir("x"));
+  return existsSync(root) ? readdirSync(root) : [];
 }
 
 /** Every cluster this machine has a trace of: state dirs and `cf-<name>_cp` namespaces. */
@@ -49,7 +59,7 @@ export function knownClusters(): string[] {
 /** `down --all`: every known cluster, then any `cf-*` netns left whose cluster cannot be named. */
 export async function downAll(): Promise<DownReport[]> {
   const reports: DownReport[] = [];
-  for (const name of knownClusters()) reports.push(await downCluster(name));
+  for (const name of new Set([...knownClusters(), ...pinnedClusters()])) reports.push(await downCluster(name));
   const stray = listNetns().filter((n) => n.startsWith(`${NAME_PREFIX}-`));
   if (stray.length > 0) {
     const pids: number[] = [];

@@ -14,7 +14,9 @@ import { run } from "../../util/exec.js";
 import { waitFor } from "../../util/wait.js";
 import { defaultLocalConfig } from "./config.js";
 import { downCluster } from "./down.js";
+import { existsSync } from "node:fs";
 import { linkNames, netnsNames } from "./names.js";
+import { agentPinDir } from "./node-agent.js";
 import { kubeBin } from "./paths.js";
 import { WORLD_HOSTS } from "./topology.js";
 import { upCluster } from "./up.js";
@@ -209,6 +211,7 @@ describe(`local cluster (real control plane, netns nodes, ${cni} CNI)`, { timeou
   test("down leaves ip netns list and ip link as they were", async () => {
     await downCluster(name);
     assert.deepEqual(await netnsAndLinks(name), before_);
+    assert.equal(existsSync(agentPinDir(name)), false, "no pinned BPF maps left");
   });
 });
 }

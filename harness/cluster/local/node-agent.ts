@@ -1,8 +1,8 @@
-// `spec.cni: conform`: the bundled agent's CNI side on every node, started by the provider inside
-// the node netns (as a DaemonSet pod with host networking would run). The agent installs its
-// `conform-cni` plugin into the node's CNI bin dir and writes the conflist once it serves, which
-// is what turns the node Ready.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+// `spec.cni: conform`: the bundled node agent (CNI, eBPF datapath, ipcache and policy sync) on
+// every node, started by the provider inside the node netns (as a DaemonSet pod with host
+// networking would run). The agent installs its `conform-cni` plugin into the node's CNI bin dir
+// and writes the conflist once it serves with policy in force, which is what turns the node Ready.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -33,6 +33,20 @@ export function agentRbacObjects(): KubernetesObject[] {
   return parseAllDocuments(text).map((d) => d.toJS() as KubernetesObject);
 }
 
+/** The full agent (agent/main.ts); `dist/agent/cni/cni-agent-main.js` is its CNI side alone. */
+export const AGENT_ENTRY = "dist/agent/main.js";
+
+/** Where the agents of a cluster pin their BPF maps (agent/datapath: `<bpffs>/conform/<cluster>/<node>`). */
+export const agentPinDir = (cluster: string): string => join("/sys/fs/bpf/conform", cluster);
+
+/**
+ * Pinned maps outlive the agents on purpose (a restarted agent keeps conntrack and policy), so
+ * removing the cluster must unpin them; bpffs takes plain unlink/rmdir.
+ */
+export function removeAgentPins(cluster: string): void {
+  rmSync(agentPinDir(cluster), { recursive: true, force: true });
+}
+
 export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateDir: string; kubeconfig: string }): number {
   const dir = nodeDir(opts.stateDir, opts.node.name);
   const agentDir = join(dir, "agent");
@@ -51,7 +65,7 @@ export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateD
   writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
   const fd = openSync(logFile(opts.stateDir, `agent-${opts.node.name}`), "a");
   try {
-    return spawnDetached(process.execPath, [join(repoRoot, "dist/agent/cni/cni-agent-main.js"), "--config", file], {
+    return spawnDetached(process.execPath, [join(repoRoot, AGENT_ENTRY), "--config", file], {
       netns: opts.node.netns,
       logFd: fd,
       cwd: agentDir,

@@ -1,0 +1,275 @@
+/**
+ * The full node agent: the control side of agent/cni/cni-agent.ts (caches, identities, IPAM,
+ * endpoints, CNI server) composed with the eBPF datapath, ipcache sync and policy sync.
+ *
+ * Start order matters for safety: datapath first (so every endpoint, restored ones included,
+ * is attached through it), then the control side without the conflist, then the first full
+ * policy state and ipcache, and only then the plugin shim and conflist — the kubelet sees the
+ * network as ready only once a new pod gets its policy before it runs.
+ */
+import { CoreV1Api } from "@kubernetes/client-node";
+import type { KubeConfig, V1Node } from "@kubernetes/client-node";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { loadKubeConfig } from "../harness/kube/client.js";
+import { cniAgentConfigSchema, startCniAgent } from "./cni/cni-agent.js";
+import type { CniAgent, CniAgentOptions } from "./cni/cni-agent.js";
+import { installCniShim, writeConflist } from "./cni/install.js";
+import { Datapath } from "./datapath/index.js";
+import type { DatapathConfigInput } from "./datapath/index.js";
+import { ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
+import type { CiliumEndpoint } from "./k8s/cilium-types.js";
+import type { Logger } from "./k8s/log.js";
+import { createLogger, errorMessage } from "./k8s/log.js";
+import { ciliumClusterwideNetworkPolicyCache, ciliumNetworkPolicyCache, networkPolicyCache } from "./k8s/policy-caches.js";
+import type { RawPolicyObject } from "./k8s/policy-caches.js";
+import type { ResourceCache } from "./k8s/resource-cache.js";
+import { ENFORCEMENT_MODES, policyRefOf } from "./policy/index.js";
+import type { IdentityInput, PolicyProblem, PolicyRef } from "./policy/index.js";
+import { EndpointTracker } from "./sync/endpoint-tracker.js";
+import { buildIpcache } from "./sync/ipcache-build.js";
+import { DebouncedTask } from "./sync/debounced-task.js";
+import { PolicySync } from "./sync/policy-sync.js";
+
+/** The agent's config file: the CNI agent's fields (unchanged) plus policy and datapath. */
+export const agentConfigSchema = cniAgentConfigSchema.extend({
+  kubeconfig: z.string().startsWith("/"),
+  policy: z
+    .strictObject({
+      /** Cilium `enable-policy`. */
+      enforcementMode: z.enum(ENFORCEMENT_MODES).default("default"),
+      /** Cilium `policy-audit-mode`: would-be drops are forwarded and reported as AUDIT. */
+      auditMode: z.boolean().default(false),
+      allowLocalhost: z.enum(["always", "policy"]).default("always"),
+      /** Coalescing delay between a watch event and the recompile. */
+      debounceMs: z.number().int().min(0).max(10_000).default(75),
+    })
+    .prefault({}),
+  datapath: z
+    .strictObject({
+      traceMode: z.enum(["every-packet", "first-per-connection", "none"]).optional(),
+      bpffsRoot: z.string().startsWith("/").optional(),
+      pinDir: z.string().startsWith("/").optional(),
+    })
+    .prefault({}),
+  /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
+  apiServerAddresses: z.array(z.ipv4()).optional(),
+});
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+
+export interface Agent {
+  readonly cni: CniAgent;
+  readonly datapath: Datapath;
+  readonly policy: PolicySync;
+  readonly tracker: EndpointTracker;
+  /** Path of the policy status JSON (see PolicySyncStatus). */
+  readonly statusFile: string;
+  stop(): Promise<void>;
+}
+
+export const POLICY_STATUS_FILE = "policy-status.json";
+
+function apiServerIps(kc: KubeConfig): string[] {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) return [];
+  const host = new URL(server).hostname;
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) && !host.startsWith("127.") ? [host] : [];
+}
+
+/** CiliumIdentities → engine input, with named ports gathered from the CiliumEndpoints using them. */
+function identityInputs(identities: ResourceCache<{ metadata: { name?: string }; "security-labels": Record<string, string> }> | undefined, ceps: ResourceCache<CiliumEndpoint>): IdentityInput[] {
+  const ports = new Map<number, Record<string, { port: number; protocol: "TCP" | "UDP" | "SCTP" }[]>>();
+  for (const cep of ceps.list()) {
+    const id = cep.status?.identity?.id;
+    if (!id) continue;
+    for (const p of cep.status?.["named-ports"] ?? []) {
+      // "ANY" names no single protocol a named port could resolve to.
+      if (!p.name || !p.port || p.protocol === "ANY") continue;
+      const byName = ports.get(id) ?? {};
+      const list = (byName[p.name.toLowerCase()] ??= []);
+      const protocol = p.protocol ?? "TCP";
+      if (!list.some((x) => x.port === p.port && x.protocol === protocol)) list.push({ port: p.port, protocol });
+      ports.set(id, byName);
+    }
+  }
+  const out: IdentityInput[] = [];
+  for (const ident of identities?.list() ?? []) {
+    const id = Number(ident.metadata.name);
+    if (!Number.isInteger(id) || id < 1) continue;
+    const named = ports.get(id);
+    out.push({ id, labels: ident["security-labels"], ...(named ? { namedPorts: named } : {}) });
+  }
+  return out;
+}
+
+/** One Warning Event per rejected policy update, on the policy (CCNPs: in `default`). */
+async function emitRejectedEvent(core: CoreV1Api, nodeName: string, object: unknown, ref: PolicyRef, problems: readonly PolicyProblem[]): Promise<void> {
+  const meta = (object as RawPolicyObject).metadata;
+  const namespace = ref.namespace || "default";
+  const now = new Date();
+  const message = `rejected by conform-agent on ${nodeName}: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ") || "invalid"}`.slice(0, 1024);
+  await core.createNamespacedEvent({
+    namespace,
+    body: {
+      metadata: { generateName: `${ref.name}.`, namespace },
+      involvedObject: {
+        apiVersion: (object as RawPolicyObject).apiVersion,
+        kind: ref.kind,
+        name: ref.name,
+        ...(ref.namespace ? { namespace: ref.namespace } : {}),
+        ...(meta?.uid ? { uid: meta.uid } : {}),
+        ...(meta?.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+      },
+      reason: "PolicyRejected",
+      type: "Warning",
+      message,
+      source: { component: "conform-agent", host: nodeName },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+      reportingComponent: "conform-agent",
+      reportingInstance: nodeName,
+    },
+  });
+}
+
+export async function startAgent(config: AgentConfigInput, opts: { log?: Logger } = {}): Promise<Agent> {
+  const parsed = agentConfigSchema.parse(config);
+  const log = opts.log ?? createLogger(`agent ${parsed.nodeName}`);
+  const kc = loadKubeConfig(parsed.kubeconfig);
+  const clusterName = parsed.clusterName ?? "default";
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch((err: unknown) => log.warn("stop step failed", { error: errorMessage(err) }));
+  };
+
+  const dpConfig: DatapathConfigInput = {
+    clusterName,
+    nodeName: parsed.nodeName,
+    ...(parsed.datapath.traceMode ? { traceMode: parsed.datapath.traceMode } : {}),
+    ...(parsed.datapath.bpffsRoot ? { bpffsRoot: parsed.datapath.bpffsRoot } : {}),
+    ...(parsed.datapath.pinDir ? { pinDir: parsed.datapath.pinDir } : {}),
+  };
+  const datapath = new Datapath({ config: dpConfig, log });
+  await datapath.start();
+  stops.push(() => datapath.close());
+  const tracker = new EndpointTracker(datapath);
+
+  try {
+    // No cniBinDir/cniConfDir here: the conflist is written below, once policy is in force.
+    const cniOptions: CniAgentOptions = {
+      nodeName: parsed.nodeName,
+      stateDir: parsed.stateDir,
+      socketPath: parsed.socketPath,
+      kubeconfig: kc,
+      clusterName,
+      datapath: tracker,
+      log,
+      ...(parsed.deleteQueueDir ? { deleteQueueDir: parsed.deleteQueueDir } : {}),
+      ...(parsed.podCIDR ? { podCIDR: parsed.podCIDR } : {}),
+      ...(parsed.nodeIP ? { nodeIP: parsed.nodeIP } : {}),
+      ...(parsed.routerDevice ? { routerDevice: parsed.routerDevice } : {}),
+      ...(parsed.mtu ? { mtu: parsed.mtu } : {}),
+      ...(parsed.identityGc ? { identityGc: parsed.identityGc } : {}),
+    };
+    const cni = await startCniAgent(cniOptions);
+    stops.push(() => cni.stop());
+    const pruned = datapath.pruneEndpoints(cni.manager.endpoints().map((e) => e.id));
+    if (pruned.length > 0) log.info("dropped datapath entries of endpoints gone while the agent was down", { endpoints: pruned.join(",") });
+
+    const nodes = nodeCache(kc, { log }).start();
+    const ceps = cni.caches.endpoints ?? ciliumEndpointCache(kc, { log }).start();
+    const knps = networkPolicyCache(kc, { log }).start();
+    const cnps = ciliumNetworkPolicyCache(kc, { log }).start();
+    const ccnps = ciliumClusterwideNetworkPolicyCache(kc, { log }).start();
+    stops.push(() => nodes.stop(), () => knps.stop(), () => cnps.stop(), () => ccnps.stop());
+    if (!cni.caches.endpoints) stops.push(() => ceps.stop());
+
+    const apiServerAddresses = parsed.apiServerAddresses ?? apiServerIps(kc);
+    // The ipcache reads the CIDR identities the policy sync allocates; the two refer to each other.
+    const late: { policy?: PolicySync } = {};
+    const ipcache = new DebouncedTask(
+      () => {
+        datapath.syncIpcache(
+          buildIpcache({
+            nodeName: parsed.nodeName,
+            nodes: nodes.list() as V1Node[],
+            ciliumEndpoints: ceps.list(),
+            localEndpoints: tracker.endpoints(),
+            apiServerAddresses,
+            cidrIdentities: late.policy?.cidrIdentities() ?? [],
+          }),
+        );
+      },
+      parsed.policy.debounceMs,
+      (err) => log.error("ipcache sync failed", { error: errorMessage(err) }),
+    );
+    stops.push(() => ipcache.stop());
+
+    const core = kc.makeApiClient(CoreV1Api);
+    const recorded = new Map<number, number>();
+    const statusFile = join(parsed.stateDir, POLICY_STATUS_FILE);
+    mkdirSync(dirname(statusFile), { recursive: true });
+    const policySync = new PolicySync({
+      datapath,
+      engine: { enforcementMode: parsed.policy.enforcementMode, auditMode: parsed.policy.auditMode, allowLocalhost: parsed.policy.allowLocalhost, clusterName },
+      endpoints: () => tracker.endpoints(),
+      identities: () => identityInputs(cni.caches.identities, ceps),
+      recordRevision: (epId, revision) => {
+        if (recorded.get(epId) === revision || cni.manager.endpoint(epId)?.policyRevision === revision) return;
+        recorded.set(epId, revision);
+        void cni.manager.setPolicyRevision(epId, revision).catch((err: unknown) => {
+          recorded.delete(epId);
+          log.warn("could not record the policy revision", { ep: epId, revision, error: errorMessage(err) });
+        });
+      },
+      onCidrIdentities: () => ipcache.flush(),
+      onRejected: (object, ref, problems) =>
+        void emitRejectedEvent(core, parsed.nodeName, object, ref, problems).catch((err: unknown) => log.warn("could not post the policy's Event", { policy: `${ref.kind}/${ref.namespace}/${ref.name}`, error: errorMessage(err) })),
+      statusFile,
+      debounceMs: parsed.policy.debounceMs,
+      log,
+    });
+    late.policy = policySync;
+    stops.push(() => policySync.stop());
+
+    for (const cache of [knps, cnps, ccnps]) {
+      cache.on({
+        add: (obj) => policySync.upsert(obj),
+        update: (obj) => policySync.upsert(obj),
+        delete: (obj) => policySync.remove(policyRefOf(obj)),
+      });
+    }
+    const identities = cni.caches.identities;
+    if (identities) {
+      identities.on({ add: () => policySync.trigger(), update: () => policySync.trigger(), delete: () => policySync.trigger() }, { replay: false });
+    }
+    nodes.on({ add: () => ipcache.trigger(), update: () => ipcache.trigger(), delete: () => ipcache.trigger() }, { replay: false });
+    // CEPs carry identities of remote pods (ipcache) and named ports (egress named-port rules).
+    ceps.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
+    tracker.onChange(async () => {
+      // Only once the first full state is in: before that, start-up applies everything at once.
+      if (!policySync.started) return;
+      await ipcache.flush();
+      await policySync.flush();
+    });
+
+    await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : [])]);
+    await ipcache.flush();
+    await policySync.flush();
+    if (!policySync.started) throw new Error("the first policy state could not be applied (see the log above)");
+    await ipcache.flush();
+    log.info("policy and ipcache in sync", { revision: policySync.revision, policies: policySync.store.size, endpoints: tracker.endpoints().length });
+
+    const deleteQueueDir = parsed.deleteQueueDir ?? join(dirname(parsed.socketPath), "delete-queue");
+    if (parsed.cniBinDir) installCniShim(parsed.cniBinDir);
+    if (parsed.cniConfDir) writeConflist(parsed.cniConfDir, { socketPath: parsed.socketPath, deleteQueueDir });
+
+    return { cni, datapath, policy: policySync, tracker, statusFile, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
