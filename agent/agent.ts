@@ -19,18 +19,26 @@ import { installCniShim, writeConflist } from "./cni/install.js";
 import { Datapath } from "./datapath/index.js";
 import type { DatapathConfigInput } from "./datapath/index.js";
 import { ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
-import type { CiliumEndpoint } from "./k8s/cilium-types.js";
+import type { CiliumEndpoint, CiliumIdentity } from "./k8s/cilium-types.js";
 import type { Logger } from "./k8s/log.js";
 import { createLogger, errorMessage } from "./k8s/log.js";
 import { ciliumClusterwideNetworkPolicyCache, ciliumNetworkPolicyCache, networkPolicyCache } from "./k8s/policy-caches.js";
 import type { RawPolicyObject } from "./k8s/policy-caches.js";
 import type { ResourceCache } from "./k8s/resource-cache.js";
+import { agentApiSocketPath } from "./api/paths.js";
+import { DEFAULT_API_PORT, startAgentApi } from "./api/server.js";
+import type { AgentApi } from "./api/server.js";
+import { DEFAULT_FLOW_CAPACITY, FlowObserver } from "./observer/observer.js";
 import { ENFORCEMENT_MODES, policyRefOf } from "./policy/index.js";
 import type { IdentityInput, PolicyProblem, PolicyRef } from "./policy/index.js";
 import { EndpointTracker } from "./sync/endpoint-tracker.js";
 import { buildIpcache } from "./sync/ipcache-build.js";
 import { DebouncedTask } from "./sync/debounced-task.js";
 import { PolicySync } from "./sync/policy-sync.js";
+import { datapathEventSource } from "./wiring/event-source.js";
+import { AgentObserverContext } from "./wiring/observer-context.js";
+import { AgentStatusSource } from "./wiring/status-provider.js";
+import { AGENT_VERSION } from "./wiring/version.js";
 
 /** The agent's config file: the CNI agent's fields (unchanged) plus policy and datapath. */
 export const agentConfigSchema = cniAgentConfigSchema.extend({
@@ -53,6 +61,17 @@ export const agentConfigSchema = cniAgentConfigSchema.extend({
       pinDir: z.string().startsWith("/").optional(),
     })
     .prefault({}),
+  /** The agent API (flows, status) and the flow observer behind it. */
+  api: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Default `agentApiSocketPath(clusterName, nodeName)`, where `conform observe`/`status` look. */
+      socketPath: z.string().startsWith("/").optional(),
+      /** TCP on `nodeIP` (no TCP listener without a nodeIP); 0 picks a free port, null disables TCP. */
+      tcpPort: z.number().int().min(0).max(65535).nullable().default(DEFAULT_API_PORT),
+      flowCapacity: z.number().int().min(1).max(1_000_000).default(DEFAULT_FLOW_CAPACITY),
+    })
+    .prefault({}),
   /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
   apiServerAddresses: z.array(z.ipv4()).optional(),
 });
@@ -64,6 +83,9 @@ export interface Agent {
   readonly datapath: Datapath;
   readonly policy: PolicySync;
   readonly tracker: EndpointTracker;
+  /** Flows of this node (absent when `api.enabled` is false). */
+  readonly observer?: FlowObserver;
+  readonly api?: AgentApi;
   /** Path of the policy status JSON (see PolicySyncStatus). */
   readonly statusFile: string;
   stop(): Promise<void>;
@@ -133,6 +155,74 @@ async function emitRejectedEvent(core: CoreV1Api, nodeName: string, object: unkn
       reportingInstance: nodeName,
     },
   });
+}
+
+interface LiveState {
+  readonly datapath: Datapath;
+  readonly tracker: EndpointTracker;
+  readonly policySync: PolicySync;
+  readonly ceps: ResourceCache<CiliumEndpoint>;
+  readonly identities: ResourceCache<CiliumIdentity> | undefined;
+  readonly log: Logger;
+}
+
+/**
+ * Event reader → flow observer → agent API, over the live state. Started once the first
+ * policy state is in force, so the first flow already names the policies behind it.
+ */
+async function startObservability(parsed: AgentConfig, clusterName: string, live: LiveState, stops: (() => Promise<void> | void)[]): Promise<{ observer: FlowObserver; api: AgentApi }> {
+  const { datapath, tracker, policySync, ceps, identities, log } = live;
+  const identityLabels = (id: number) => identities?.get(String(id))?.["security-labels"];
+  const context = new AgentObserverContext({
+    clusterName,
+    nodeName: parsed.nodeName,
+    localEndpoints: () => tracker.endpoints(),
+    ciliumEndpoints: () => ceps.list(),
+    clusterIdentity: identityLabels,
+    cidrIdentities: () => policySync.cidrIdentities(),
+    compiled: () => policySync.compiled,
+    policies: () => policySync.store,
+    revision: () => policySync.revision,
+  });
+  const invalidate = (): void => context.invalidate();
+  stops.push(tracker.onChange(invalidate));
+  ceps.on({ add: invalidate, update: invalidate, delete: invalidate }, { replay: false });
+  identities?.on({ add: invalidate, update: invalidate, delete: invalidate }, { replay: false });
+
+  let decodeErrors = 0;
+  const observer = new FlowObserver({
+    context,
+    capacity: parsed.api.flowCapacity,
+    // One line per 1,000 so a systematic decode bug is visible without flooding the log.
+    onDecodeError: (err) => void (decodeErrors++ % 1000 === 0 && log.warn("flow decode failed", { error: errorMessage(err), total: decodeErrors })),
+  });
+  const source = datapathEventSource(datapath, { onError: (err) => log.error("flow observer failed on an event batch", { error: errorMessage(err) }) });
+  stops.push(() => source.close());
+  stops.push(observer.attach(source));
+
+  const provider = new AgentStatusSource({
+    nodeName: parsed.nodeName,
+    version: AGENT_VERSION,
+    ready: () => policySync.started,
+    revision: () => policySync.revision,
+    localEndpoints: () => tracker.endpoints(),
+    realizedRevision: (epId) => datapath.realizedRevision(epId),
+    compiled: () => policySync.compiled,
+    policies: () => policySync.store,
+    rejected: () => policySync.rejected(),
+    clusterIdentities: () =>
+      (identities?.list() ?? []).flatMap((i) => {
+        const id = Number(i.metadata.name);
+        return Number.isInteger(id) && id > 0 ? [{ id, labels: i["security-labels"] }] : [];
+      }),
+    cidrIdentities: () => policySync.cidrIdentities(),
+  });
+  const socketPath = parsed.api.socketPath ?? agentApiSocketPath(clusterName, parsed.nodeName);
+  const tcp = parsed.nodeIP && parsed.api.tcpPort !== null ? { host: parsed.nodeIP, port: parsed.api.tcpPort } : undefined;
+  const api = await startAgentApi({ observer, provider, socketPath, ...(tcp ? { tcp } : {}) });
+  stops.push(() => api.close());
+  log.info("agent API serving", { socket: api.socketPath ?? "", tcp: api.tcp ? `${api.tcp.host}:${api.tcp.port}` : "off", flowCapacity: parsed.api.flowCapacity });
+  return { observer, api };
 }
 
 export async function startAgent(config: AgentConfigInput, opts: { log?: Logger } = {}): Promise<Agent> {
@@ -263,11 +353,13 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     await ipcache.flush();
     log.info("policy and ipcache in sync", { revision: policySync.revision, policies: policySync.store.size, endpoints: tracker.endpoints().length });
 
+    const observed = parsed.api.enabled ? await startObservability(parsed, clusterName, { datapath, tracker, policySync, ceps, identities, log }, stops) : undefined;
+
     const deleteQueueDir = parsed.deleteQueueDir ?? join(dirname(parsed.socketPath), "delete-queue");
     if (parsed.cniBinDir) installCniShim(parsed.cniBinDir);
     if (parsed.cniConfDir) writeConflist(parsed.cniConfDir, { socketPath: parsed.socketPath, deleteQueueDir });
 
-    return { cni, datapath, policy: policySync, tracker, statusFile, stop: stopAll };
+    return { cni, datapath, policy: policySync, tracker, ...(observed ?? {}), statusFile, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

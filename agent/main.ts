@@ -4,7 +4,8 @@
  *
  *   ip netns exec <node netns> node dist/agent/main.js --config <file.json>
  *
- * Config: `agentConfigSchema` (the CNI agent's fields plus `policy` and `datapath`). On a signal
+ * Config: `agentConfigSchema` (the CNI agent's fields plus `policy`, `datapath` and `api`; the
+ * agent API serves flows and status on `agentApiSocketPath(cluster, node)` and nodeIP:4244). On a signal
  * it stops watching and serving and exits 0; endpoints, programs and pinned maps stay, so
  * traffic keeps its policy across an agent restart.
  */
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const log = createLogger(`agent ${parsed.data.nodeName}`, (l) => process.stdout.write(l + "\n"));
   const agent = await startAgent(parsed.data, { log });
   // A line tests and providers can wait for.
-  log.info("agent ready", { socket: agent.cni.server.socketPath, router: agent.cni.manager.routerIp, revision: agent.policy.revision, pid: process.pid });
+  log.info("agent ready", { socket: agent.cni.server.socketPath, router: agent.cni.manager.routerIp, revision: agent.policy.revision, api: agent.api?.socketPath ?? "off", pid: process.pid });
   const shutdown = (sig: string): void => {
     log.info("stopping", { signal: sig });
     void agent.stop().then(

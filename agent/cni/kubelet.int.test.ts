@@ -1,18 +1,11 @@
-// The real consumer of the plugin: the local cluster's netns kubelet. The cluster comes up as
-// usual (ptp config written), then this test starts the agent's control side in the node netns
-// with the kubelet's CNI directories (the provider's `spec.cni: conform` wiring is not done yet;
-// the kubelet's CNI_PATH is pointed at a directory holding the reference plugins and our shim).
-// The agent's conflist sorts first, so new pods are attached by conform: they become Ready with
-// addresses from the node's podCIDR, reach each other, get CiliumEndpoints, and pod deletion runs
-// CNI DEL (address released, CEP gone). No-op datapath.
+// The netns kubelet attaches pods through conform-cni on a `spec.cni: conform` local cluster (the
+// provider starts the agent in the node netns; the agent installs its plugin and conflist): pods
+// become Ready with addresses from the agent's IPAM, reach each other, and deleting a pod runs
+// CNI DEL (address released, CiliumEndpoint gone).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { execCapture } from "../../harness/cluster/local/kubelet/exec.js";
@@ -20,9 +13,9 @@ import { defaultLocalConfig } from "../../harness/cluster/local/config.js";
 import { logFile } from "../../harness/cluster/local/control-plane.js";
 import { downCluster } from "../../harness/cluster/local/down.js";
 import { netnsNames } from "../../harness/cluster/local/names.js";
-import { cniBinDir, clusterStateDir } from "../../harness/cluster/local/paths.js";
+import { nodeDir } from "../../harness/cluster/local/node-agent.js";
+import { clusterStateDir } from "../../harness/cluster/local/paths.js";
 import type { NodeRecord } from "../../harness/cluster/local/state.js";
-import { CONTROL_PLANE_IP } from "../../harness/cluster/local/topology.js";
 import { upCluster } from "../../harness/cluster/local/up.js";
 import { loadKubeConfig } from "../../harness/kube/client.js";
 import { waitFor } from "../../harness/util/wait.js";
@@ -31,74 +24,30 @@ import { cidrContains, ipv4ToNumber, parseIpv4Cidr } from "../ipam/ipv4.js";
 
 const name = `ag-kl${process.pid}`;
 const NS = "probes";
-const here = dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "cft-ag-kl-int-"));
-const binDir = join(dir, "bin");
 
-describe("the netns kubelet attaches pods through conform-cni (no-op datapath)", { timeout: 240_000 }, () => {
+describe("the netns kubelet attaches pods through conform-cni", { timeout: 240_000 }, () => {
   let kc: KubeConfig;
   let core: CoreV1Api;
   let node: NodeRecord;
-  let agent: ChildProcess | undefined;
-  let agentLog = "";
   let agentState: string;
+  let agentLogFile: string;
+  const agentLog = () => (existsSync(agentLogFile) ? readFileSync(agentLogFile, "utf8") : "");
   const pods = new Map<string, V1Pod>();
 
   before(async () => {
-    // The kubelet searches CNI_PATH = this dir: the reference plugins plus (later) our shim.
-    mkdirSync(binDir, { recursive: true });
-    for (const p of readdirSync(cniBinDir())) symlinkSync(join(cniBinDir(), p), join(binDir, p));
-    process.env["CONFORM_CNI_BIN"] = binDir;
     const base = defaultLocalConfig();
-    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, nodes: 1, world: false } } });
+    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, cni: "conform", nodes: 1, world: false } } });
     node = up.state.nodes[0]!;
     kc = loadKubeConfig(up.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
-    const nodeDir = join(clusterStateDir(name), "nodes", node.name);
-    agentState = join(nodeDir, "agent");
-    const agentKubeconfig = join(dir, "agent.kubeconfig");
-    writeFileSync(agentKubeconfig, readFileSync(up.kubeconfig, "utf8").replace(/server: .*/, `server: https://${CONTROL_PLANE_IP}:6443`), { mode: 0o600 });
-    const configFile = join(dir, "agent.json");
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        nodeName: node.name,
-        stateDir: agentState,
-        socketPath: join(agentState, "agent.sock"),
-        kubeconfig: agentKubeconfig,
-        cniBinDir: binDir,
-        cniConfDir: join(nodeDir, "cni", "net.d"),
-      }),
-    );
-    const child = spawn("ip", ["netns", "exec", node.netns, process.execPath, resolve(here, "cni-agent-main.js"), "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (b: Buffer) => (agentLog += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (agentLog += b.toString()));
-    agent = child;
-    await waitFor("the agent to serve CNI", async () => (agentLog.includes("agent ready") ? true : child.exitCode !== null ? Promise.reject(new Error(agentLog)) : undefined), {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-    });
-    // The kubelet polls its CNI config dir; pods created before it switched would get ptp.
-    const kubeletLog = logFile(clusterStateDir(name), `kubelet-${node.name}`);
-    await waitFor("the kubelet to switch to the conform conflist", async () => (/network config in force .*05-conform\.conflist/.test(readFileSync(kubeletLog, "utf8")) ? true : undefined), {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-    });
+    agentState = join(nodeDir(clusterStateDir(name), node.name), "agent");
+    agentLogFile = logFile(clusterStateDir(name), `agent-${node.name}`);
     await core.createNamespace({ body: { metadata: { name: NS } } });
+    await waitFor("default ServiceAccount", async () => ((await core.listNamespacedServiceAccount({ namespace: NS })).items.length ? true : undefined), { timeoutMs: 30_000 });
   });
 
   after(async () => {
-    const child = agent;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
-    }
-    delete process.env["CONFORM_CNI_BIN"];
     await downCluster(name);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const probePod = (podName: string): V1Pod => ({
@@ -119,7 +68,7 @@ describe("the netns kubelet attaches pods through conform-cni (no-op datapath)",
           const pod = await core.readNamespacedPod({ namespace: NS, name: p });
           return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? pod : undefined;
         },
-        { timeoutMs: 60_000, intervalMs: 250, onTimeout: async () => agentLog.split("\n").slice(-20).join("\n") },
+        { timeoutMs: 60_000, intervalMs: 250, onTimeout: async () => agentLog().split("\n").slice(-20).join("\n") },
       );
       pods.set(p, ready);
       const ip = ready.status?.podIP ?? "";
@@ -157,6 +106,6 @@ describe("the netns kubelet attaches pods through conform-cni (no-op datapath)",
           ),
       { timeoutMs: 30_000, intervalMs: 250 },
     );
-    assert.match(agentLog, /CNI request done command=DEL .*pod=probes\/b/);
+    assert.match(agentLog(), /CNI request done command=DEL .*pod=probes\/b/);
   });
 });

@@ -56,6 +56,12 @@ export interface PolicySyncStatus {
   readonly applies: number;
 }
 
+/** What the last apply put in force. */
+export interface CompiledPolicy {
+  readonly state: PolicyState;
+  readonly ruleRefs: RuleRefTable;
+}
+
 export function endpointInput(ep: Endpoint): EndpointInput {
   const namedPorts: Record<string, { port: number; protocol: "TCP" | "UDP" | "SCTP" }> = {};
   for (const p of ep.namedPorts) if (p.name && p.port >= 1 && p.protocol !== "ANY") namedPorts[p.name.toLowerCase()] = { port: p.port, protocol: p.protocol };
@@ -64,7 +70,7 @@ export function endpointInput(ep: Endpoint): EndpointInput {
 
 export class PolicySync {
   #store: PolicyStore = new Map();
-  #previous: { state: PolicyState; ruleRefs: RuleRefTable } | undefined;
+  #previous: CompiledPolicy | undefined;
   readonly #cidr: CidrIdentityAllocator;
   readonly #task: DebouncedTask;
   readonly #rejected = new Map<string, { resourceVersion: string; error: string }>();
@@ -96,6 +102,19 @@ export class PolicySync {
 
   cidrIdentities(): CidrIdentity[] {
     return this.#cidr.list();
+  }
+
+  /**
+   * The last compile that reached the datapath (state + rule refs), for the flow observer and
+   * the agent API; undefined before the first apply. Replaced, never mutated, on each apply.
+   */
+  get compiled(): CompiledPolicy | undefined {
+    return this.#previous;
+  }
+
+  /** Policies whose last update was rejected: policyRefKey → first error (the previous form, if any, stays). */
+  rejected(): ReadonlyMap<string, { resourceVersion: string; error: string }> {
+    return this.#rejected;
   }
 
   upsert(object: unknown): void {

@@ -3,6 +3,7 @@ import { register as registerCluster } from "./cluster.js";
 import { register as registerLint } from "./lint.js";
 import { register as registerObserve } from "./observe.js";
 import { register as registerRun } from "./run.js";
+import { register as registerStatus } from "./status.js";
 
 /** Every command module, registered in the order `conform --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerLint(program);
   registerObserve(program);
   registerRun(program);
+  registerStatus(program);
 }

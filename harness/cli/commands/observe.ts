@@ -29,6 +29,8 @@ export interface ObserveIo {
   readonly signal?: AbortSignal;
 }
 
+/** `conform cluster up`'s default name. */
+const DEFAULT_CLUSTER = "conform";
 const SHORT_FLAGS: Partial<Record<string, string>> = { namespace: "-n", label: "-l", type: "-t" };
 const HUBBLE_DEFAULT_LAST = 20;
 
@@ -100,7 +102,8 @@ export function register(program: Command): void {
     .command("observe")
     .description("show flows from the agents of a cluster, filtered and printed like `hubble observe`")
     .option("--server <url>", "agent API endpoint: unix:<socket>, http://<host>:<port> or <host>:<port> (repeatable)", collect, [])
-    .option("--cluster <name>", "local cluster whose agents to query when no --server is given")
+    .option("--name <name>", `local cluster whose agents to query when no --server is given (default "${DEFAULT_CLUSTER}")`)
+    .option("--cluster <name>", "same as --name")
     .option("-o, --output <format>", "compact or json (jsonpb is an alias of json)", "compact")
     .option("--print-node-name", "print the node name after the timestamp")
     .option("--print-policy-names", "name the policies behind policy-verdict ALLOWED/DENIED lines")
@@ -134,7 +137,7 @@ export function register(program: Command): void {
       process.exitCode = await runObserve(
         {
           servers: raw.server as string[],
-          ...(raw.cluster ? { cluster: String(raw.cluster) } : {}),
+          cluster: String(raw.name ?? raw.cluster ?? DEFAULT_CLUSTER),
           output: output === "compact" ? "compact" : "json",
           compact: { printNodeName: !!raw.printNodeName, printPolicyNames: !!raw.printPolicyNames, printDropAttribution: raw.printDropPolicies !== false },
           params,
