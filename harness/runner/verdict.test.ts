@@ -82,6 +82,13 @@ describe("cell verdicts with flows", () => {
     assert.deepEqual(v.flows, [dropped]);
   });
 
+  test("a default-deny drop is attributed to the policies that put the endpoint into default deny", () => {
+    const defaultDeny = { ...flow({ verdict: "DROPPED", reason: "POLICY_DENIED" }), ingress_default_deny_by: [{ name: "db-deny-all", namespace: "shop", kind: "CiliumNetworkPolicy" }] };
+    const v = judgeCell({ expected: { outcome: "DROPPED", by: "shop/db-deny-all" }, probe: probeResult({ outcome: "TIMEOUT" }), flows: [{ flow: defaultDeny }] });
+    assert.equal(v.status, "pass", v.message);
+    assert.deepEqual(v.observed?.policies, ["shop/db-deny-all"]);
+  });
+
   test("a DROPPED flow in a {flow: …} envelope counts the same", () => {
     const v = judgeCell({ expected: { outcome: "DROPPED" }, probe: probeResult({ outcome: "TIMEOUT" }), flows: [flow({ verdict: "DROPPED", reason: "POLICY_DENIED", envelope: true })] });
     assert.equal(v.status, "pass");

@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { release as kernelRelease } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../../kube/client.js";
 import { NetnsProbeExecutor } from "../../probe/netns-executor.js";
 import type { ProbePod } from "../../probe/executor.js";
@@ -12,6 +13,8 @@ import { canonicalJson } from "../../spec/manifests.js";
 import { kubernetesVersion } from "../existing/cluster-facts.js";
 import type { AcquireOptions, ClusterHandle, ClusterProvider, RunnerCapabilities } from "../provider.js";
 import { ClusterProviderError } from "../provider.js";
+import { agentAddresses, AgentConvergence, AgentFlowSource } from "./agent-flows.js";
+import type { PolicyLister } from "./agent-flows.js";
 import { defaultLocalConfig, loadLocalConfig } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { downCluster } from "./down.js";
@@ -126,12 +129,33 @@ export class LocalProvider implements ClusterProvider {
         ...(agent ? { agent: conformVersion() } : {}),
       },
       probeExecutor: new NetnsProbeExecutor({ resolveNetns }),
+      ...(agent ? agentServices(name, state, kc) : {}),
       ...(config.spec.world ? { world: { dnsServer: `${WORLD_HOSTS.dns}:${WORLD_PORTS.dns}`, dnsProbeName: `world.${WORLD_ZONE}` } } : {}),
       audit: options.audit ?? false,
       created,
       keep: options.keep,
     };
   }
+}
+
+/** Flows and policy convergence from every node's agent (unix socket per node). */
+function agentServices(name: string, state: ClusterState, kc: KubeConfig): Pick<ClusterHandle, "flowSource" | "convergence"> {
+  const agents = agentAddresses(name, state.nodes.map((n) => n.name));
+  return { flowSource: new AgentFlowSource(agents), convergence: new AgentConvergence(agents, kubePolicyLister(kc)) };
+}
+
+/** The policies the API server holds, named as the agents' `/v1/policy` names them. */
+function kubePolicyLister(kc: KubeConfig): PolicyLister {
+  const net = kc.makeApiClient(NetworkingV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  type Item = { metadata?: { name?: string; namespace?: string } };
+  const names = (kind: string, items: readonly Item[] | undefined): string[] => (items ?? []).map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name ?? ""}`);
+  const cilium = async (plural: string): Promise<Item[]> => ((await custom.listClusterCustomObject({ group: "cilium.io", version: "v2", plural })) as { items?: Item[] }).items ?? [];
+  return async () => [
+    ...names("NetworkPolicy", (await net.listNetworkPolicyForAllNamespaces()).items),
+    ...names("CiliumNetworkPolicy", await cilium("ciliumnetworkpolicies")),
+    ...names("CiliumClusterwideNetworkPolicy", await cilium("ciliumclusterwidenetworkpolicies")),
+  ];
 }
 
 /** The bundled agent is built from this checkout, so it carries the package version. */

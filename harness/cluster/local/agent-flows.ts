@@ -1,0 +1,158 @@
+// The runner's view of a `cni: conform` local cluster's agents: a FlowSource over every node's
+// `/v1/flows` and a ConvergenceWaiter over `/v1/policy` and `/v1/status?revision=R`, each agent
+// reached on its unix socket. Like Hubble Relay, flows of all nodes are merged by time.
+import { getAgentJson, parseAgentAddress, streamAgentFlows } from "../../../agent/api/client.js";
+import type { AgentAddress } from "../../../agent/api/client.js";
+import { agentApiSocketPath } from "../../../agent/api/paths.js";
+import { AgentStatusSchema, PolicyStatusSchema } from "../../../agent/api/provider.js";
+import type { FlowLine } from "../../../agent/observer/flow.js";
+import type { FlowRecord } from "../../report/model.js";
+import { matchesAnyFilter } from "../../runner/flow-match.js";
+import { waitFor } from "../../util/wait.js";
+import type { ConvergenceWaiter, FlowFilter, FlowQuery, FlowSource } from "../provider.js";
+
+/** Every node's agent socket, as `unix:` addresses. */
+export function agentAddresses(cluster: string, nodeNames: readonly string[], stateRoot?: string): AgentAddress[] {
+  return nodeNames.map((node) => parseAgentAddress(`unix:${agentApiSocketPath(cluster, node, stateRoot)}`));
+}
+
+/**
+ * One runner filter as `/v1/flows` parameters. A runner filter is one Hubble FlowFilter (fields
+ * AND, list entries OR), which is exactly what the API builds from `from-*`/`to-*` and the common
+ * flags; several runner filters (OR) therefore need one request each.
+ */
+export function flowQueryParams(since: Date, until: Date, filter?: FlowFilter): URLSearchParams {
+  const params = new URLSearchParams({ since: since.toISOString(), until: until.toISOString() });
+  for (const ip of filter?.sourceIp ?? []) params.append("from-ip", ip);
+  for (const ip of filter?.destinationIp ?? []) params.append("to-ip", ip);
+  for (const port of filter?.sourcePort ?? []) params.append("from-port", String(port));
+  for (const port of filter?.destinationPort ?? []) params.append("to-port", String(port));
+  // The runner names protocols as flows spell their l4 key (TCP, ICMPv4); the API takes hubble's lower case.
+  for (const p of filter?.protocol ?? []) params.append("protocol", p.toLowerCase());
+  for (const v of filter?.verdict ?? []) params.append("verdict", v);
+  return params;
+}
+
+function timeOf(line: FlowLine): number {
+  const t = Date.parse(line.flow?.time ?? line.time ?? "");
+  return Number.isNaN(t) ? 0 : t;
+}
+
+// Nanosecond timestamps do not fit Date; compare them as text, which RFC 3339 in UTC allows when the
+// fraction has the same width, else fall back to milliseconds.
+function compareLines(a: FlowLine, b: FlowLine): number {
+  const ta = a.flow?.time ?? a.time ?? "";
+  const tb = b.flow?.time ?? b.time ?? "";
+  if (ta.length === tb.length) return ta < tb ? -1 : ta > tb ? 1 : 0;
+  return timeOf(a) - timeOf(b);
+}
+
+/** A flow met through several filters is one flow: uuid when the agent sets one, else its whole text. */
+function flowKey(line: FlowLine): string {
+  return line.flow?.uuid ? `${line.node_name ?? ""}/${line.flow.uuid}` : JSON.stringify(line);
+}
+
+export class AgentFlowSource implements FlowSource {
+  constructor(private readonly agents: readonly AgentAddress[]) {}
+
+  async query(q: FlowQuery): Promise<FlowRecord[]> {
+    const filters = q.filters && q.filters.length > 0 ? q.filters : [undefined];
+    const byKey = new Map<string, FlowLine>();
+    await Promise.all(
+      this.agents.flatMap((agent) =>
+        filters.map((filter) =>
+          streamAgentFlows(agent, flowQueryParams(q.since, q.until, filter), (line) => {
+            if (line.flow) byKey.set(flowKey(line), line);
+          }),
+        ),
+      ),
+    );
+    // Filtered again with the runner's own matcher, so this source answers exactly as an in-memory one.
+    return [...byKey.values()].sort(compareLines).map((l) => l as FlowRecord).filter((r) => matchesAnyFilter(r, q.filters));
+  }
+}
+
+/** Names the API server holds, `Kind/namespace/name` (namespace empty for clusterwide). */
+export type PolicyLister = () => Promise<string[]>;
+
+export interface AgentConvergenceOptions {
+  /** How long desiredRevision waits for every agent to hold the API server's policies. */
+  settleTimeoutMs?: number;
+  /** The revision must hold still this long: the agent recompiles after a short debounce. */
+  quietMs?: number;
+}
+
+/**
+ * Policy revisions are per agent (each node's datapath counts its own applies), while the runner
+ * waits on one number. desiredRevision therefore remembers each agent's own target under the
+ * number it returns (the highest), and pendingEndpoints checks every agent against its own target.
+ */
+export class AgentConvergence implements ConvergenceWaiter {
+  readonly #targets = new Map<number, Map<AgentAddress, number>>();
+
+  constructor(
+    private readonly agents: readonly AgentAddress[],
+    private readonly listPolicies: PolicyLister,
+    private readonly opts: AgentConvergenceOptions = {},
+  ) {}
+
+  async desiredRevision(signal?: AbortSignal): Promise<number> {
+    const want = new Set(await this.listPolicies());
+    const same = (have: string[]): boolean => have.length === want.size && have.every((k) => want.has(k));
+    const settleMs = this.opts.settleTimeoutMs ?? 20_000;
+    // Every agent has seen the API server's policy set (adds and deletes)...
+    await waitFor(
+      `every agent to hold the ${want.size} policies of the API server`,
+      async () => {
+        if (signal?.aborted) throw new Error("interrupted");
+        for (const agent of this.agents) {
+          const status = PolicyStatusSchema.parse(await getAgentJson(agent, "/v1/policy"));
+          if (!same(status.policies.map((p) => `${p.kind}/${p.namespace}/${p.name}`))) return undefined;
+        }
+        return true;
+      },
+      { timeoutMs: settleMs, intervalMs: 100 },
+    );
+    // ...and its compile of them has happened: the revision no longer moves.
+    const quiet = this.opts.quietMs ?? 300;
+    let previous = await this.#revisions();
+    const revisions = await waitFor(
+      "the agents' policy revisions to settle",
+      async () => {
+        await new Promise((r) => setTimeout(r, quiet));
+        const now = await this.#revisions();
+        const stable = [...now].every(([a, r]) => previous.get(a) === r);
+        previous = now;
+        return stable ? now : undefined;
+      },
+      { timeoutMs: settleMs, intervalMs: 0 },
+    );
+    const max = Math.max(0, ...revisions.values());
+    this.#targets.set(max, revisions);
+    return max;
+  }
+
+  async pendingEndpoints(revision: number): Promise<string[]> {
+    const targets = this.#targets.get(revision);
+    const pending: string[] = [];
+    for (const agent of this.agents) {
+      const target = targets?.get(agent) ?? revision;
+      const body = (await getAgentJson(agent, `/v1/status?revision=${target}`)) as {
+        nodeName?: string;
+        revisionCheck?: { realized: boolean; pending: Array<{ namespace: string; podName: string }> };
+      };
+      const check = body.revisionCheck;
+      if (!check) throw new Error(`agent ${agent.label}: /v1/status?revision=${target} has no revisionCheck`);
+      for (const p of check.pending) pending.push(`${p.namespace}/${p.podName}`);
+      // The agent itself has not compiled R yet though no endpoint lags: its node is what waits.
+      if (!check.realized && check.pending.length === 0) pending.push(`node/${body.nodeName ?? agent.label}`);
+    }
+    return pending.sort();
+  }
+
+  async #revisions(): Promise<Map<AgentAddress, number>> {
+    const out = new Map<AgentAddress, number>();
+    for (const agent of this.agents) out.set(agent, AgentStatusSchema.parse(await getAgentJson(agent, "/v1/status")).policyRevision);
+    return out;
+  }
+}
