@@ -303,7 +303,8 @@ async function runExpect(step: PlannedStep & { kind: "expect" }, ctx: StepContex
       const tuple = probeTuple(probe, cell.target.kind === "service");
       cellFlows = tuple ? flowsForProbe(flows, tuple, slack) : [];
     }
-    const verdict = judgeCell({ expected: cell.expected, probe, ...(cellFlows ? { flows: cellFlows } : {}), audit: ctx.handle.audit });
+    const loopback = cell.target.kind === "pod" && cell.target.namespace === cell.source.namespace && cell.target.name === cell.source.name;
+    const verdict = judgeCell({ expected: cell.expected, probe, ...(cellFlows ? { flows: cellFlows } : {}), audit: ctx.handle.audit, loopback });
     sink.addCell(cellReport(cell, verdict));
   }
   for (const check of sink.checks) sink.addCheck(judgeFlowCheck(check, flows, book, Date.now() - stepStart));

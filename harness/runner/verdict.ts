@@ -27,7 +27,14 @@ export interface CellVerdictInput {
   flows?: readonly FlowRecord[];
   /** Policies run in audit mode: would-be drops show as AUDIT flows and the traffic passes. */
   audit?: boolean;
+  /**
+   * The destination is the source pod itself: the connection stays on the pod's loopback and no
+   * datapath ever sees it, so the flow log cannot confirm or contradict the probe.
+   */
+  loopback?: boolean;
 }
+
+export const LOOPBACK_NOTE = "a pod's connection to itself stays on its loopback: no datapath sees it, so only the probe was observed";
 
 type Observed = NonNullable<CellReport["observed"]>;
 
@@ -69,10 +76,11 @@ export function judgeCell(input: CellVerdictInput): CellVerdict {
   if (probe.outcome === "PROBE_ERROR") {
     return { observed, status: "inconclusive", failureKind: "probe-error", message: "the probe could not run; inconclusive, not counted as blocked", flows };
   }
+  if (input.loopback === true) return withoutFlowSource(expected, observed, LOOPBACK_NOTE);
   return input.flows === undefined ? withoutFlowSource(expected, observed) : withFlows(expected, observed, flows, input.audit ?? false);
 }
 
-function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict {
+function withoutFlowSource(expected: Expected, observed: Observed, why?: string): CellVerdict {
   const flows: FlowRecord[] = [];
   if (expected.reason !== undefined || expected.by !== undefined) {
     const what = [expected.reason !== undefined ? `drop reason ${expected.reason}` : "", expected.by !== undefined ? `policy ${expected.by}` : ""].filter(Boolean).join(" and ");
@@ -80,11 +88,11 @@ function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict 
       observed,
       status: "fail",
       failureKind: "mismatch",
-      message: `${UNVERIFIABLE_PREFIX}: the expectation names the ${what}, which only a flow log can show, and this cluster has no flow source`,
+      message: `${UNVERIFIABLE_PREFIX}: the expectation names the ${what}, which only a flow log can show, and ${why ?? "this cluster has no flow source"}`,
       flows,
     };
   }
-  if (expected.outcome === "DROPPED" && observed.outcome === "TIMEOUT") {
+  if (expected.outcome === "DROPPED" && observed.outcome === "TIMEOUT" && why === undefined) {
     return {
       observed: { ...observed, outcome: "DROPPED", detail: `${observed.detail ?? ""} (${NO_FLOW_SOURCE_NOTE})`.trim() },
       status: "pass",
@@ -93,6 +101,7 @@ function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict 
     };
   }
   const verdict = compareOutcome(expected, observed, flows);
+  if (why !== undefined) return { ...verdict, message: why };
   return verdict.status === "fail" ? { ...verdict, message: "only the probe was observed: this cluster has no flow source" } : verdict;
 }
 
