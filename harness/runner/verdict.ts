@@ -10,7 +10,7 @@
 // - Without a flow source, DROPPED can only be inferred from TIMEOUT, and the cell says so; an
 //   expectation that names a drop reason or a policy cannot be checked and fails as unverifiable.
 import type { ProbeResult } from "../probe/schema.js";
-import { flowPolicies } from "../report/flow-line.js";
+import { attributedPolicies } from "../report/flow-line.js";
 import type { CellReport, FlowRecord } from "../report/model.js";
 import type { Expected } from "../spec/cells.js";
 import { flowFacts } from "./flow-match.js";
@@ -44,22 +44,8 @@ function unique(items: readonly string[]): string[] {
   return [...new Set(items.filter((i) => i !== ""))];
 }
 
-// A default-deny drop (POLICY_DENIED) has no rule behind it, so Hubble's `*_denied_by` stay empty;
-// conform's agent names the policies that switched the endpoint into default deny instead, and
-// those are what a scenario's `by:` means for such a drop.
-const DEFAULT_DENY_LISTS = ["ingress_default_deny_by", "egress_default_deny_by"] as const;
-
-function defaultDenyPolicies(record: FlowRecord): string[] {
-  const flow = (typeof record.flow === "object" && record.flow !== null ? record.flow : record) as Record<string, unknown>;
-  return DEFAULT_DENY_LISTS.flatMap((list) => {
-    const entries = flow[list];
-    if (!Array.isArray(entries)) return [];
-    return entries.flatMap((e: { name?: unknown; namespace?: unknown }) => (typeof e.name === "string" && e.name ? [typeof e.namespace === "string" && e.namespace ? `${e.namespace}/${e.name}` : e.name] : []));
-  });
-}
-
 function policiesOf(flows: readonly FlowRecord[]): string[] {
-  return unique(flows.flatMap((f) => [...flowPolicies(f), ...defaultDenyPolicies(f)]));
+  return unique(flows.flatMap((f) => attributedPolicies(f)));
 }
 
 export function judgeCell(input: CellVerdictInput): CellVerdict {
