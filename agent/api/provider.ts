@@ -41,6 +41,12 @@ const PolicyRefSchema = z.looseObject({ kind: z.string(), namespace: z.string(),
 
 export const PolicyStatusSchema = z.looseObject({
   revision: z.number().int().nonnegative(),
+  /**
+   * The last compile that reached the datapath: its revision and the policies it read
+   * (`Kind/namespace/name` → resourceVersion). A waiter that knows which resourceVersion it wrote
+   * knows the revision that enforces it, without watching the revision settle.
+   */
+  realized: z.strictObject({ revision: z.number().int().nonnegative(), policies: z.record(z.string(), z.string()) }).optional(),
   policies: z.array(PolicyRefSchema.extend({ uid: z.string().optional(), problems: z.array(z.string()).optional() })),
   endpoints: z.array(
     z.looseObject({

@@ -60,6 +60,10 @@ export interface PolicySyncStatus {
 export interface CompiledPolicy {
   readonly state: PolicyState;
   readonly ruleRefs: RuleRefTable;
+  /** The datapath revision this compile's apply left behind. */
+  readonly revision: number;
+  /** The policies this compile read: policyRefKey → resourceVersion (what "realized" means for waiters). */
+  readonly policies: ReadonlyMap<string, string>;
 }
 
 export function endpointInput(ep: Endpoint): EndpointInput {
@@ -178,7 +182,12 @@ export class PolicySync {
     });
     for (const p of result.problems) if (p.severity === "error") this.opts.log.warn("policy compile problem", { policy: policyRefKey(p.policy), path: p.path, problem: p.message });
     const report = this.#previous ? this.opts.datapath.applyPolicy(diffPolicyStates(this.#previous.state, result.state)) : this.opts.datapath.applyPolicy(result.state);
-    this.#previous = { state: result.state, ruleRefs: result.ruleRefs };
+    this.#previous = {
+      state: result.state,
+      ruleRefs: result.ruleRefs,
+      revision: report.revision,
+      policies: new Map(policies.map((p) => [policyRefKey(p.ref), p.resourceVersion ?? ""])),
+    };
     this.#applies++;
     this.#lastError = undefined;
     if (report.revision !== this.#revision) {

@@ -95,10 +95,12 @@ export class AgentStatusSource implements AgentStatusProvider {
       const ref = policyRefFromKey(key);
       if (ref) policies.push({ ...ref, problems: [`rejected: ${r.error}`] });
     }
-    const state = this.src.compiled()?.state;
+    const compiled = this.src.compiled();
+    const state = compiled?.state;
     return {
       revision: this.src.revision(),
       policies,
+      ...(compiled ? { realized: { revision: compiled.revision, policies: Object.fromEntries(compiled.policies) } } : {}),
       endpoints: this.#sorted().map((ep) => {
         const pol = state?.get(ep.id);
         return {

@@ -62,7 +62,7 @@ function world(): { store: PolicyStore; compiled: CompiledPolicy } {
       { id: FRONTEND.identity, labels: podLabels("frontend") },
     ],
   });
-  return { store, compiled: { state: result.state, ruleRefs: result.ruleRefs } };
+  return { store, compiled: { state: result.state, ruleRefs: result.ruleRefs, revision: 7, policies: new Map([...store.values()].map((p) => [`${p.ref.kind}/${p.ref.namespace}/${p.ref.name}`, p.resourceVersion ?? ""])) } };
 }
 
 function context(w = world()): AgentObserverContext {
@@ -178,6 +178,9 @@ test("status provider: endpoint enforcement from the compile, realized revision 
     { kind: "CiliumNetworkPolicy", namespace: "production", name: "legacy-lockdown", uid: "u-1" },
     { kind: "CiliumNetworkPolicy", namespace: "production", name: "broken", problems: ["rejected: spec.egress[0].toServices: not supported"] },
   ]);
+  // What the last compile read, under the revision its apply produced: what convergence waiters match.
+  assert.equal(policy.realized?.revision, 7);
+  assert.deepEqual(Object.keys(policy.realized?.policies ?? {}), ["CiliumNetworkPolicy/production/legacy-lockdown"]);
   assert.deepEqual(policy.endpoints[0]?.ingress, { mode: "enforce", defaultDenyBy: [{ kind: "CiliumNetworkPolicy", namespace: "production", name: "legacy-lockdown" }] });
   assert.deepEqual(policyRefFromKey("CiliumClusterwideNetworkPolicy/x"), { kind: "CiliumClusterwideNetworkPolicy", namespace: "", name: "x" });
   assert.equal(policyRefFromKey("Bogus/x"), undefined);

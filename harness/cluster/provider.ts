@@ -152,12 +152,22 @@ export interface FlowSource {
  * policy revisions, as `cilium policy wait` does: revisions only grow, an endpoint has realized
  * revision R once its datapath enforces the policy computed at R.
  */
+/** The policies a scenario wrote: what "converged" means for it. */
+export interface ConvergenceScope {
+  /** `Kind/namespace/name` → the resourceVersion the API server returned for the apply ("" unknown). */
+  readonly present: ReadonlyMap<string, string>;
+  /** `Kind/namespace/name` of policies the scenario deleted. */
+  readonly absent: readonly string[];
+}
+
 export interface ConvergenceWaiter {
   /**
-   * The revision that accounts for every policy object the API server held when this was called
-   * (the runner calls it after a step's applies/deletes); the highest across agents.
+   * The revision that accounts for the scenario's policies (`scope`: applied at those
+   * resourceVersions, deleted ones gone) or, without a scope, for every policy object the API
+   * server held when this was called; the highest across agents. Scenarios running in parallel
+   * keep changing the cluster's policy set, so the runner always passes its scope.
    */
-  desiredRevision(signal?: AbortSignal): Promise<number>;
+  desiredRevision(signal?: AbortSignal, scope?: ConvergenceScope): Promise<number>;
   /** Endpoints (`namespace/pod`, or `node/<name>` for host endpoints) that have not realized revision ≥ R; empty once converged. */
   pendingEndpoints(revision: number, signal?: AbortSignal): Promise<string[]>;
 }

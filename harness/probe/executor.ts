@@ -30,8 +30,8 @@ export function probeMainPath(): string {
   return fileURLToPath(new URL("./main.js", import.meta.url));
 }
 
-/** Extra time the executor allows beyond the in-pod deadline: process start, exec round trips. */
-export const EXECUTOR_GRACE_MS = 10_000;
+/** Extra time the executor allows beyond the in-pod deadline: process start (seconds on a loaded 2-core machine), exec round trips. */
+export const EXECUTOR_GRACE_MS = 20_000;
 
 /** Long enough for every wave of probes to hit its own timeout, so the deadline never cuts a normal run. */
 export function defaultDeadlineMs(probes: readonly ProbeInput[], concurrency = DEFAULT_CONCURRENCY): number {

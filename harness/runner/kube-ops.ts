@@ -4,7 +4,8 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesObject, V1Pod, V1Service } from "@kubernetes/client-node";
 import { apiErrorMessage, applyObjects, deleteObjects } from "../kube/apply.js";
-import type { ClusterHandle } from "../cluster/provider.js";
+import type { ClusterHandle, ConvergenceScope } from "../cluster/provider.js";
+import { POLICY_KINDS } from "./requirements.js";
 import type { KubeObject } from "../spec/manifests.js";
 import { StopWaiting, waitFor } from "../util/wait.js";
 import type { AddressBook } from "./probes.js";
@@ -17,19 +18,35 @@ export function describeObject(o: KubeObject): string {
   return `${o.kind} ${typeof o.metadata.namespace === "string" ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
 }
 
+/** `Kind/namespace/name` (namespace empty when cluster-scoped): how agents name policies. */
+export const policyKey = (o: KubeObject): string => `${o.kind}/${typeof o.metadata.namespace === "string" ? o.metadata.namespace : ""}/${o.metadata.name}`;
+
 /** Everything a scenario applied, in order, so cleanup deletes exactly that (in reverse). */
 export class AppliedObjects {
   private readonly objects = new Map<string, KubeObject>();
+  /** Network policies: key → the resourceVersion the API server returned, or null once deleted. */
+  private readonly policies = new Map<string, string | null>();
 
-  add(o: KubeObject): void {
+  add(o: KubeObject, resourceVersion?: string): void {
     const k = key(o);
     // Re-applying moves the object to the end: it was last touched then.
     this.objects.delete(k);
     this.objects.set(k, o);
+    if (POLICY_KINDS.includes(o.kind)) this.policies.set(policyKey(o), resourceVersion ?? "");
   }
 
   remove(o: KubeObject): void {
     this.objects.delete(key(o));
+    if (POLICY_KINDS.includes(o.kind)) this.policies.set(policyKey(o), null);
+  }
+
+  /** What the agents must have realized for this scenario's policies to be in force. */
+  convergenceScope(): ConvergenceScope {
+    const present = new Map<string, string>();
+    const absent: string[] = [];
+    for (const [k, rv] of this.policies) if (rv === null) absent.push(k);
+    else present.set(k, rv);
+    return { present, absent };
   }
 
   list(): KubeObject[] {
@@ -47,12 +64,12 @@ export class AppliedObjects {
 export async function applyTracked(kc: KubeConfig, objects: readonly { object: KubeObject; source?: { file: string; line: number } }[], applied: AppliedObjects): Promise<void> {
   for (const { object, source } of objects) {
     try {
-      await applyObjects(kc, [object as KubernetesObject]);
+      const [stored] = await applyObjects(kc, [object as KubernetesObject]);
+      applied.add(object, stored?.metadata?.resourceVersion);
     } catch (err) {
       const where = source ? ` (${source.file}:${source.line})` : "";
       throw new Error(`apply ${describeObject(object)}${where} was refused: ${apiErrorMessage(err)}`);
     }
-    applied.add(object);
   }
 }
 

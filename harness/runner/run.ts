@@ -10,7 +10,10 @@ import { buildRunReport, createReporters, runPassed, scenarioStatus, skippedCell
 import type { CellReport, CheckReport, Reporter, RunMeta, RunReport, ScenarioReport } from "../report/index.js";
 import { formatDuration, formatSpecError, loadScenarios } from "../spec/index.js";
 import { createProvider } from "./providers.js";
-import { runScenario } from "./scenario-runner.js";
+import { DEFAULT_CLEANUP_TIMEOUT_MS, runScenario } from "./scenario-runner.js";
+import { mutationCheck, withoutPolicies } from "./mutate.js";
+import { waitGone } from "./kube-ops.js";
+import type { KubeObject } from "../spec/manifests.js";
 import type { ScenarioEvents } from "./scenario-runner.js";
 import { runScheduled, scenarioLocks } from "./schedule.js";
 import { parseSelection, selectScenarios, SelectionError } from "./select.js";
@@ -34,6 +37,8 @@ export interface RunOptions {
   kubeconfig?: string;
   keep: boolean;
   audit: boolean;
+  /** Self-check: rerun each scenario without its policies; at least one cell must fail then. */
+  mutate?: boolean;
   grep?: string;
   skip?: string;
   /** Reporter specs: `list`, `junit`, `junit=path`, comma-separated lists. */
@@ -76,6 +81,8 @@ export function conformVersion(): string {
 }
 
 /** Live events when scenarios run one at a time; with --parallel, each scenario's lines come together at its end. */
+const SILENT_EVENTS: ScenarioEvents = { start: () => undefined, cell: () => undefined, check: () => undefined };
+
 function eventsFor(reporter: Reporter, buffered: boolean): { events: ScenarioEvents; flush: (r: ScenarioReport) => void } {
   const queue: (() => void)[] = [];
   const emit = (fn: () => void) => (buffered ? queue.push(fn) : fn());
@@ -195,6 +202,7 @@ export async function runConform(options: RunOptions): Promise<RunResult> {
     };
     reporter.onRunStart?.(meta);
     const buffered = options.parallel > 1;
+    const deletedNamespaces: KubeObject[] = [];
     const stopWhy = () => `not run: ${runSignal.reason instanceof Error ? runSignal.reason.message : "stopped"}`;
     const scenarios = await runScheduled(selected, {
       parallel: options.parallel,
@@ -202,14 +210,23 @@ export async function runConform(options: RunOptions): Promise<RunResult> {
       stop: () => runSignal.aborted,
       work: async (s) => {
         const { events, flush } = eventsFor(reporter, buffered);
-        const r = await runScenario(s, {
+        const scenarioOptions = {
           handle,
-          events,
           signal: runSignal,
           ...(options.flowSettleMs !== undefined ? { flowSettleMs: options.flowSettleMs } : {}),
           ...(options.flowSlackMs !== undefined ? { flowSlackMs: options.flowSlackMs } : {}),
           ...(options.onPhase ? { onPhase: options.onPhase } : {}),
-        });
+          deferNamespaceWait: (objects: readonly KubeObject[]) => deletedNamespaces.push(...objects),
+        };
+        const r = await runScenario(s, { ...scenarioOptions, events });
+        if (options.mutate && r.status !== "skipped" && !runSignal.aborted) {
+          const mutant = withoutPolicies(s.scenario);
+          const mutantReport = mutant.removed.length > 0 ? await runScenario({ ...s, scenario: mutant.scenario }, { ...scenarioOptions, events: SILENT_EVENTS }) : undefined;
+          const check = mutationCheck(mutant, mutantReport);
+          r.checks.push(check);
+          events.check(check);
+          r.status = scenarioStatus(r);
+        }
         flush(r);
         return r;
       },
@@ -231,6 +248,11 @@ export async function runConform(options: RunOptions): Promise<RunResult> {
         return r;
       },
     });
+    try {
+      await waitGone(handle.kubeConfig, deletedNamespaces, DEFAULT_CLEANUP_TIMEOUT_MS);
+    } catch (err) {
+      say(`cleanup: ${(err as Error).message}`);
+    }
     report = buildRunReport({ ...meta, endedAt: new Date().toISOString() }, scenarios);
     try {
       await reporter.onRunEnd(report);

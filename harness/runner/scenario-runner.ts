@@ -53,6 +53,12 @@ export interface ScenarioRunOptions {
   cleanupTimeoutMs?: number;
   /** Where the scenario's time went: fixtures, each step (by key), cleanup. */
   onPhase?: (scenario: string, phase: string, ms: number) => void;
+  /**
+   * Given, the scenario does not wait for its deleted namespaces to disappear (the namespace
+   * controller takes seconds); it hands them over and the run waits for all of them once, at the
+   * end. A later scenario that reuses a namespace waits for it anyway (`waitNamespacesNotTerminating`).
+   */
+  deferNamespaceWait?: (namespaces: readonly KubeObject[]) => void;
 }
 
 export const DEFAULT_FLOW_SETTLE_MS = 500;
@@ -213,7 +219,7 @@ async function waitConverged(step: PlannedStep & { kind: "wait" }, ctx: StepCont
     return;
   }
   const started = Date.now();
-  const revision = await waiter.desiredRevision(ctx.signal);
+  const revision = await waiter.desiredRevision(ctx.signal, ctx.applied.convergenceScope());
   let pending: string[] = [];
   try {
     await waitFor(
@@ -326,7 +332,10 @@ async function cleanup(ctx: StepContext, timeoutMs: number): Promise<void> {
   // Deletion is real (the controller-manager empties namespaces); wait so the next scenario, or
   // the next run on a kept cluster, starts from a clean slate.
   try {
-    await waitGone(ctx.handle.kubeConfig, objects, timeoutMs);
+    const deferred = ctx.options.deferNamespaceWait;
+    const namespaces = objects.filter((o) => o.apiVersion === "v1" && o.kind === "Namespace");
+    if (deferred && namespaces.length > 0) deferred(namespaces);
+    await waitGone(ctx.handle.kubeConfig, deferred ? objects.filter((o) => !namespaces.includes(o)) : objects, timeoutMs);
   } catch (err) {
     problems.push(errorText(err));
   }

@@ -15,6 +15,7 @@ interface RunFlags {
   kubeconfig?: string;
   keep?: boolean;
   audit?: boolean;
+  mutate?: boolean;
   grep?: string;
   skip?: string;
   reporter: string[];
@@ -36,11 +37,12 @@ export function register(program: Command): void {
     .option("--kubeconfig <file>", "kubeconfig of an existing cluster (--cluster existing)")
     .option("--keep", "reuse a running cluster of that name (or create it) and leave it running")
     .option("--audit", "evaluate policies in audit mode (would-be drops reported, not applied); recorded in reports")
+    .option("--mutate", "self-check: rerun each scenario with its policies removed; it must then fail at least one cell")
     .option("--grep <regex>", "run only scenarios (by name) or cells (by id) that match")
     .option("--skip <regex>", "leave out scenarios (by name) or cells (by id) that match")
     .option("--reporter <list>", `reporters, comma-separated or repeated: ${reporterNames().join(", ")}; name=path picks the file (default ${DEFAULT_REPORTERS.join(",")})`, collect)
     .option("--output-dir <dir>", "folder for report files", "reports")
-    .option("--parallel <n>", "scenarios run at once, each in its own namespaces", "1")
+    .option("--parallel <n>", "scenarios run at once, each in its own namespaces (1 = one after another)", "4")
     .option("--timeout <duration>", "deadline for the whole run, e.g. 30m; scenarios not started by then are skipped")
     .action(async (paths: string[], flags: RunFlags) => {
       const providerProblem = checkProviderFlags(flags.cluster, flags);
@@ -78,6 +80,7 @@ export function register(program: Command): void {
           ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
           keep: flags.keep ?? false,
           audit: flags.audit ?? false,
+          mutate: flags.mutate ?? false,
           ...(flags.grep !== undefined ? { grep: flags.grep } : {}),
           ...(flags.skip !== undefined ? { skip: flags.skip } : {}),
           reporters: flags.reporter ?? [],

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAgentAddress } from "../../../agent/api/client.js";
 import type { AgentAddress } from "../../../agent/api/client.js";
-import { AgentConvergence, AgentFlowSource, flowQueryParams } from "./agent-flows.js";
+import { AgentConvergence, scopeMisses, AgentFlowSource, flowQueryParams } from "./agent-flows.js";
+import type { PolicyStatus } from "../../../agent/api/provider.js";
 
 interface FakeAgent {
   node: string;
@@ -149,6 +150,30 @@ describe("agent-flows against fake agents on unix sockets", () => {
       node1.pendingBelow = {};
       assert.deepEqual(await waiter.pendingEndpoints(7), ["node/c/node1"]);
       assert.deepEqual(await waiter.pendingEndpoints(4), []);
+    });
+  });
+
+  describe("scopeMisses (what a scenario waits for)", () => {
+    const status = (policies: Record<string, string> | undefined, rejected: string[] = []): PolicyStatus => ({
+      revision: 12,
+      policies: rejected.map((k) => ({ kind: "CiliumNetworkPolicy", namespace: "shop", name: k, problems: ["rejected: spec: bad"] })),
+      endpoints: [],
+      ...(policies ? { realized: { revision: 11, policies } } : {}),
+    });
+    const scope = (present: Record<string, string>, absent: string[] = []) => ({ present: new Map(Object.entries(present)), absent });
+
+    test("covered once the compile read each policy at (at least) the written resourceVersion, and none deleted", () => {
+      assert.equal(scopeMisses(scope({ "CiliumNetworkPolicy/shop/a": "100" }), status({ "CiliumNetworkPolicy/shop/a": "100", "NetworkPolicy/other/z": "5" })), undefined);
+      assert.equal(scopeMisses(scope({ "CiliumNetworkPolicy/shop/a": "100" }), status({ "CiliumNetworkPolicy/shop/a": "120" })), undefined);
+      assert.match(scopeMisses(scope({ "CiliumNetworkPolicy/shop/a": "100" }), status({ "CiliumNetworkPolicy/shop/a": "99" })) ?? "", /resourceVersion 99, waiting for 100/);
+      assert.match(scopeMisses(scope({ "CiliumNetworkPolicy/shop/a": "100" }), status({})) ?? "", /not compiled yet/);
+      assert.match(scopeMisses(scope({}, ["NetworkPolicy/shop/old"]), status({ "NetworkPolicy/shop/old": "7" })) ?? "", /still compiled/);
+      assert.equal(scopeMisses(scope({}, ["NetworkPolicy/shop/old"]), status({})), undefined);
+      assert.equal(scopeMisses(scope({}), status(undefined)), "no compile yet");
+    });
+
+    test("a policy the agent rejected counts as handled", () => {
+      assert.equal(scopeMisses(scope({ "CiliumNetworkPolicy/shop/bad": "3" }), status({}, ["bad"])), undefined);
     });
   });
 });

@@ -5,11 +5,12 @@ import { getAgentJson, parseAgentAddress, streamAgentFlows } from "../../../agen
 import type { AgentAddress } from "../../../agent/api/client.js";
 import { agentApiSocketPath } from "../../../agent/api/paths.js";
 import { AgentStatusSchema, PolicyStatusSchema } from "../../../agent/api/provider.js";
+import type { PolicyStatus } from "../../../agent/api/provider.js";
 import type { FlowLine } from "../../../agent/observer/flow.js";
 import type { FlowRecord } from "../../report/model.js";
 import { matchesAnyFilter } from "../../runner/flow-match.js";
 import { waitFor } from "../../util/wait.js";
-import type { ConvergenceWaiter, FlowFilter, FlowQuery, FlowSource } from "../provider.js";
+import type { ConvergenceScope, ConvergenceWaiter, FlowFilter, FlowQuery, FlowSource } from "../provider.js";
 
 /** Every node's agent socket, as `unix:` addresses. */
 export function agentAddresses(cluster: string, nodeNames: readonly string[], stateRoot?: string): AgentAddress[] {
@@ -96,7 +97,56 @@ export class AgentConvergence implements ConvergenceWaiter {
     private readonly opts: AgentConvergenceOptions = {},
   ) {}
 
-  async desiredRevision(signal?: AbortSignal): Promise<number> {
+  async desiredRevision(signal?: AbortSignal, scope?: ConvergenceScope): Promise<number> {
+    if (scope && (await this.#agentsReportRealized())) return this.#scopedRevision(scope, signal);
+    return this.#clusterRevision(signal);
+  }
+
+  /** Agents before `realized` existed in /v1/policy get the cluster-wide wait. */
+  async #agentsReportRealized(): Promise<boolean> {
+    for (const agent of this.agents) {
+      const status = PolicyStatusSchema.parse(await getAgentJson(agent, "/v1/policy"));
+      if (status.realized === undefined) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Every agent's last compile read the scope's policies at (at least) the resourceVersions the
+   * scenario wrote, and none it deleted: that compile's revision is the target. Other scenarios'
+   * policy churn does not matter, and nothing waits for revisions to stop moving.
+   */
+  async #scopedRevision(scope: ConvergenceScope, signal?: AbortSignal): Promise<number> {
+    const settleMs = this.opts.settleTimeoutMs ?? 20_000;
+    const targets = new Map<AgentAddress, number>();
+    let lagging = "";
+    try {
+      await waitFor(
+        "every agent to compile the scenario's policies",
+        async () => {
+          if (signal?.aborted) throw new Error("interrupted");
+          for (const agent of this.agents) {
+            const status = PolicyStatusSchema.parse(await getAgentJson(agent, "/v1/policy"));
+            const missing = scopeMisses(scope, status);
+            if (missing !== undefined) {
+              lagging = `${agent.label}: ${missing}`;
+              return undefined;
+            }
+            targets.set(agent, status.realized!.revision);
+          }
+          return true;
+        },
+        { timeoutMs: settleMs, intervalMs: 100 },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (${lagging})`);
+    }
+    const max = Math.max(0, ...targets.values());
+    this.#targets.set(max, targets);
+    return max;
+  }
+
+  async #clusterRevision(signal?: AbortSignal): Promise<number> {
     const want = new Set(await this.listPolicies());
     const same = (have: string[]): boolean => have.length === want.size && have.every((k) => want.has(k));
     const settleMs = this.opts.settleTimeoutMs ?? 20_000;
@@ -155,4 +205,26 @@ export class AgentConvergence implements ConvergenceWaiter {
     for (const agent of this.agents) out.set(agent, AgentStatusSchema.parse(await getAgentJson(agent, "/v1/status")).policyRevision);
     return out;
   }
+}
+
+/** Why an agent's last compile does not cover the scope yet, or undefined when it does. */
+export function scopeMisses(scope: ConvergenceScope, status: PolicyStatus): string | undefined {
+  const realized = status.realized;
+  if (!realized) return "no compile yet";
+  // A policy the agent refused never reaches a compile; it has still been handled (and reported).
+  const rejected = new Set(status.policies.filter((p) => p.problems?.some((m) => m.startsWith("rejected") || m.startsWith("update rejected"))).map((p) => `${p.kind}/${p.namespace}/${p.name}`));
+  for (const [key, rv] of scope.present) {
+    if (rejected.has(key)) continue;
+    const have = realized.policies[key];
+    if (have === undefined) return `${key} not compiled yet`;
+    if (rv !== "" && !atLeast(have, rv)) return `${key} compiled at resourceVersion ${have}, waiting for ${rv}`;
+  }
+  for (const key of scope.absent) if (realized.policies[key] !== undefined) return `${key} still compiled`;
+  return undefined;
+}
+
+/** resourceVersions are opaque, but etcd's are integers: newer-or-equal when both are, else equal. */
+function atLeast(have: string, want: string): boolean {
+  if (/^\d+$/.test(have) && /^\d+$/.test(want)) return BigInt(have) >= BigInt(want);
+  return have === want;
 }
