@@ -11,7 +11,7 @@ import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
-import { agentPinDir, removeAgentPins } from "../harness/cluster/local/node-agent.js";
+import { agentLogTail, agentPinDir, agentStateDir, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
 import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
@@ -85,16 +85,16 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
 
   after(async () => {
     await conform(["cluster", "down", "--name", name]).catch((err: unknown) => console.error(String(err)));
-    // `cluster down` does not unpin the agents' BPF maps yet (see removeAgentPins).
+    // Only needed when `cluster down` itself failed: it unpins the agents' maps.
     removeAgentPins(name);
     rmSync(dir, { recursive: true, force: true });
   });
 
   function agentLogs(): Promise<string> {
-    return Promise.resolve(nodes.map((n) => readFileSync(join(clusterStateDir(name), "logs", `agent-${n.name}.log`), "utf8").split("\n").slice(-15).join("\n")).join("\n---\n"));
+    return Promise.resolve(nodes.map((n) => agentLogTail(clusterStateDir(name), n.name, 15)).join("\n---\n"));
   }
 
-  const statusOf = (node: NodeRecord): PolicySyncStatus => JSON.parse(readFileSync(join(clusterStateDir(name), "nodes", node.name, "agent", POLICY_STATUS_FILE), "utf8")) as PolicySyncStatus;
+  const statusOf = (node: NodeRecord): PolicySyncStatus => JSON.parse(readFileSync(join(agentStateDir(clusterStateDir(name), node.name), POLICY_STATUS_FILE), "utf8")) as PolicySyncStatus;
 
   /** Every agent has `expected` (policy key → resourceVersion, or null = absent) in force on all its endpoints, and the CEPs show it. */
   async function waitRealized(expected: Record<string, string | null>): Promise<void> {

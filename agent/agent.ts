@@ -22,6 +22,7 @@ import { ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
 import type { CiliumEndpoint, CiliumIdentity } from "./k8s/cilium-types.js";
 import type { Logger } from "./k8s/log.js";
 import { createLogger, errorMessage } from "./k8s/log.js";
+import { inClusterKubeConfig } from "./k8s/in-cluster-kubeconfig.js";
 import { ciliumClusterwideNetworkPolicyCache, ciliumNetworkPolicyCache, networkPolicyCache } from "./k8s/policy-caches.js";
 import type { RawPolicyObject } from "./k8s/policy-caches.js";
 import type { ResourceCache } from "./k8s/resource-cache.js";
@@ -42,7 +43,8 @@ import { AGENT_VERSION } from "./wiring/version.js";
 
 /** The agent's config file: the CNI agent's fields (unchanged) plus policy and datapath. */
 export const agentConfigSchema = cniAgentConfigSchema.extend({
-  kubeconfig: z.string().startsWith("/"),
+  /** Absent: in-cluster config (service-account token, KUBERNETES_SERVICE_HOST/PORT), as in the DaemonSet. */
+  kubeconfig: z.string().startsWith("/").optional(),
   policy: z
     .strictObject({
       /** Cilium `enable-policy`. */
@@ -228,7 +230,7 @@ async function startObservability(parsed: AgentConfig, clusterName: string, live
 export async function startAgent(config: AgentConfigInput, opts: { log?: Logger } = {}): Promise<Agent> {
   const parsed = agentConfigSchema.parse(config);
   const log = opts.log ?? createLogger(`agent ${parsed.nodeName}`);
-  const kc = loadKubeConfig(parsed.kubeconfig);
+  const kc = parsed.kubeconfig ? loadKubeConfig(parsed.kubeconfig) : inClusterKubeConfig();
   const clusterName = parsed.clusterName ?? "default";
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {

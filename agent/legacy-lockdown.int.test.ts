@@ -5,14 +5,14 @@
 // `conform status` shows the enforcement it comes from. The frontend probe is the must-pass control.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
-import { removeAgentPins } from "../harness/cluster/local/node-agent.js";
+import { agentLogTail, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
 import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
@@ -51,7 +51,7 @@ describe("legacy-lockdown: a forgotten ingress policy blocks the health checker,
   const probes = new NetnsProbeExecutor({ resolveNetns: (p) => netnsNames.pod(name, pods.get(p.name)?.metadata?.uid ?? "") });
 
   const agentLogs = (): string =>
-    nodes.map((n) => readFileSync(join(clusterStateDir(name), "logs", `agent-${n.name}.log`), "utf8").split("\n").slice(-20).join("\n")).join("\n---\n");
+    nodes.map((n) => agentLogTail(clusterStateDir(name), n.name, 20)).join("\n---\n");
 
   before(async () => {
     const configFile = join(dir, "cluster.yaml");

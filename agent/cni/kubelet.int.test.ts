@@ -1,5 +1,5 @@
 // The netns kubelet attaches pods through conform-cni on a `spec.cni: conform` local cluster (the
-// provider starts the agent in the node netns; the agent installs its plugin and conflist): pods
+// agent runs as the kube-system/conform-agent DaemonSet pod; it installs its plugin and conflist): pods
 // become Ready with addresses from the agent's IPAM, reach each other, and deleting a pod runs
 // CNI DEL (address released, CiliumEndpoint gone).
 import { after, before, describe, test } from "node:test";
@@ -10,10 +10,9 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { execCapture } from "../../harness/cluster/local/kubelet/exec.js";
 import { defaultLocalConfig } from "../../harness/cluster/local/config.js";
-import { logFile } from "../../harness/cluster/local/control-plane.js";
 import { downCluster } from "../../harness/cluster/local/down.js";
 import { netnsNames } from "../../harness/cluster/local/names.js";
-import { nodeDir } from "../../harness/cluster/local/node-agent.js";
+import { agentLogFiles, agentStateDir } from "../../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../../harness/cluster/local/paths.js";
 import type { NodeRecord } from "../../harness/cluster/local/state.js";
 import { upCluster } from "../../harness/cluster/local/up.js";
@@ -30,8 +29,7 @@ describe("the netns kubelet attaches pods through conform-cni", { timeout: 240_0
   let core: CoreV1Api;
   let node: NodeRecord;
   let agentState: string;
-  let agentLogFile: string;
-  const agentLog = () => (existsSync(agentLogFile) ? readFileSync(agentLogFile, "utf8") : "");
+  const agentLog = () => agentLogFiles(clusterStateDir(name), node.name).map((f) => readFileSync(f, "utf8")).join("\n");
   const pods = new Map<string, V1Pod>();
 
   before(async () => {
@@ -40,8 +38,7 @@ describe("the netns kubelet attaches pods through conform-cni", { timeout: 240_0
     node = up.state.nodes[0]!;
     kc = loadKubeConfig(up.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
-    agentState = join(nodeDir(clusterStateDir(name), node.name), "agent");
-    agentLogFile = logFile(clusterStateDir(name), `agent-${node.name}`);
+    agentState = agentStateDir(clusterStateDir(name), node.name);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await waitFor("default ServiceAccount", async () => ((await core.listNamespacedServiceAccount({ namespace: NS })).items.length ? true : undefined), { timeoutMs: 30_000 });
   });

@@ -121,7 +121,7 @@ describe("endpoints published to a real cluster (no-op datapath)", { timeout: 24
   before(async () => {
     for (const ns of POD_NETNS) await run("ip", ["netns", "delete", ns]).catch(() => undefined);
     const base = defaultLocalConfig();
-    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, nodes: 1, world: false } } });
+    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, cni: "ptp", nodes: 1, world: false } } });
     node = up.state.nodes[0]!;
     kc = loadKubeConfig(up.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);

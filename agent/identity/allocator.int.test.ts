@@ -38,7 +38,7 @@ describe("identity allocation on a real API server", { timeout: 180_000 }, () =>
 
   before(async () => {
     const base = defaultLocalConfig();
-    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, nodes: 1, world: false } } });
+    const up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, cni: "ptp", nodes: 1, world: false } } });
     kc = loadKubeConfig(up.kubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);
   });

@@ -129,7 +129,9 @@ describe("agentConfigSchema", () => {
     assert.equal(bad.success, false);
     assert.deepEqual(bad.error?.issues[0]?.path, ["policy", "enforcementMode"]);
     assert.equal(agentConfigSchema.safeParse({ ...base, typo: 1 }).success, false);
-    assert.equal(agentConfigSchema.safeParse({ ...base, kubeconfig: undefined }).success, false, "the full agent needs the API");
+    assert.equal(agentConfigSchema.safeParse({ ...base, kubeconfig: "relative/kubeconfig" }).success, false, "a kubeconfig path is absolute");
+    // Without one the agent uses the in-cluster config (a DaemonSet pod), so the API is still there.
+    assert.equal(agentConfigSchema.safeParse({ ...base, kubeconfig: undefined }).success, true);
   });
 });
 

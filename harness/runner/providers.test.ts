@@ -35,8 +35,14 @@ describe("provider selection", () => {
 });
 
 describe("local provider capabilities", () => {
+  test("the default local cluster runs the bundled agent", () => {
+    assert.equal(defaultLocalConfig().spec.cni, "conform");
+    assert.equal(localCapabilities(defaultLocalConfig()).policyEnforcement, true);
+  });
+
   test("the reference ptp CNI: native routing, no policy, no services; world per config", () => {
-    assert.deepEqual(localCapabilities(defaultLocalConfig()), {
+    const config = defaultLocalConfig();
+    assert.deepEqual(localCapabilities({ ...config, spec: { ...config.spec, cni: "ptp" } }), {
       nodes: 2,
       routingMode: "native",
       encryption: "none",

@@ -18,7 +18,8 @@ import { listNetns } from "./topology.js";
 const suiteCluster = `rp${process.pid}`;
 const wrongCluster = `rpw${process.pid}`;
 const cli = join(repoRoot, "bin", "conform.js");
-const clusterFile = join(repoRoot, "clusters", "local", "conform.yaml");
+// The default local cluster runs the agent (its DaemonSet).
+const clusterFile = join(repoRoot, "clusters", "local", "default.yaml");
 const out = mkdtempSync(join(tmpdir(), "cft-rp-reports-"));
 
 function conformRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

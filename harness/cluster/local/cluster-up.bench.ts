@@ -10,7 +10,9 @@ import { listNetns, netnsPids } from "./topology.js";
 import { mib, rssBytes } from "../../util/rss.js";
 
 const name = `bench-${process.pid}`;
-const config = { ...defaultLocalConfig(), metadata: { name } };
+// The reference CNI, so figures compare with earlier runs (the agent DaemonSet adds its own start-up).
+const base = defaultLocalConfig();
+const config = { ...base, metadata: { name }, spec: { ...base.spec, cni: "ptp" as const } };
 
 async function timedUp(): Promise<{ seconds: number; timings: Readonly<Record<string, number>> }> {
   const t0 = process.hrtime.bigint();

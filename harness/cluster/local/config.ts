@@ -16,8 +16,8 @@ export const localClusterConfigSchema = z.strictObject({
     .strictObject({
       /** Worker nodes; each is a network namespace on the underlay bridge. */
       nodes: z.int().min(1).max(8).default(2),
-      /** Which CNI the netns kubelets call: the reference ptp+host-local plugins, or the bundled agent's. */
-      cni: z.enum(["ptp", "conform"]).default("ptp"),
+      /** Which CNI the netns kubelets call: the bundled agent's (its DaemonSet), or the reference ptp+host-local plugins. */
+      cni: z.enum(["ptp", "conform"]).default("conform"),
       /** How pod traffic crosses nodes (used by the bundled agent; ptp always routes natively). */
       routing: z.enum(["tunnel", "native"]).default("tunnel"),
       podCIDR: cidr.default("10.244.0.0/16"),

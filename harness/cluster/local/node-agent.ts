@@ -1,21 +1,33 @@
 // `spec.cni: conform`: the bundled node agent (CNI, eBPF datapath, ipcache and policy sync) on
-// every node, started by the provider inside the node netns (as a DaemonSet pod with host
-// networking would run). The agent installs its `conform-cni` plugin into the node's CNI bin dir
-// and writes the conflist once it serves with policy in force, which is what turns the node Ready.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// every node, deployed the way users deploy it on kind: agent/deploy/ (RBAC, ConfigMap,
+// DaemonSet with host networking). The netns kubelets run its pods; the agent installs its
+// `conform-cni` plugin into the node's CNI bin dir and writes the conflist once it serves with
+// policy in force, which is what turns the node Ready.
+//
+// The manifests are applied as written except for values only the provider knows, patched into
+// the parsed objects (agentDeployObjects): the cluster name in the ConfigMap's settings and, when
+// CONFORM_STATE_DIR moves the run dir away from /run/conform, the run-dir volume.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
-import type { KubernetesObject } from "@kubernetes/client-node";
-import { spawnDetached } from "../../util/exec.js";
-import { logFile } from "./control-plane.js";
-import { cniBinDir, repoRoot } from "./paths.js";
-import type { NodeRecord } from "./state.js";
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from "yaml";
+import type { KubernetesObject, V1ConfigMap, V1DaemonSet } from "@kubernetes/client-node";
+import { podPaths } from "./kubelet/paths.js";
+import { cniBinDir, repoRoot, stateRoot } from "./paths.js";
 
-/** The token user of the local agents; agent/deploy/rbac.yaml binds the group. */
-export const AGENT_USER = { user: "conform-agent", groups: ["conform:agents"] } as const;
 const REFERENCE_PLUGINS = ["ptp", "host-local", "loopback"] as const;
 
+export const AGENT_NAMESPACE = "kube-system";
+export const AGENT_DAEMONSET = "conform-agent";
+export const AGENT_CONFIGMAP = "conform-agent-config";
+/** The run dir the manifest mounts (sockets, DEL queue); agent/api/paths.ts puts the API socket under it. */
+const MANIFEST_RUN_DIR = "/run/conform";
+/** The agent's state dir in the manifest; mapped per node to `<node dir>/agent` (agentStateDir). */
+export const MANIFEST_AGENT_STATE_DIR = "/var/lib/conform";
+
 export const nodeDir = (stateDir: string, node: string): string => join(stateDir, "nodes", node);
+
+/** Where a node's agent keeps IPAM, endpoints and policy-status.json (its /var/lib/conform). */
+export const agentStateDir = (stateDir: string, node: string): string => join(nodeDir(stateDir, node), "agent");
 
 /** A per-node CNI_PATH: the reference plugins (linked) plus whatever the node's agent installs. */
 export function prepareCniBinDir(stateDir: string, node: string): string {
@@ -28,13 +40,45 @@ export function prepareCniBinDir(stateDir: string, node: string): string {
   return dir;
 }
 
-export function agentRbacObjects(): KubernetesObject[] {
-  const text = readFileSync(join(repoRoot, "agent/deploy/rbac.yaml"), "utf8");
+function readManifests(file: string): KubernetesObject[] {
+  const text = readFileSync(join(repoRoot, "agent/deploy", file), "utf8");
   return parseAllDocuments(text).map((d) => d.toJS() as KubernetesObject);
 }
 
-/** The full agent (agent/main.ts); `dist/agent/cni/cni-agent-main.js` is its CNI side alone. */
-export const AGENT_ENTRY = "dist/agent/main.js";
+export interface AgentDeployOptions {
+  readonly cluster: string;
+  /**
+   * Agent settings merged into the ConfigMap's `config.yaml` (any agentConfigSchema field);
+   * the cluster name is always set.
+   */
+  readonly settings?: Readonly<Record<string, unknown>>;
+}
+
+/** agent/deploy/rbac.yaml and agent.yaml, with the local cluster's values patched in. */
+export function agentDeployObjects(opts: AgentDeployOptions): KubernetesObject[] {
+  const objects = [...readManifests("rbac.yaml"), ...readManifests("agent.yaml")];
+  for (const o of objects) {
+    if (o.kind === "ConfigMap" && o.metadata?.name === AGENT_CONFIGMAP) {
+      const cm = o as V1ConfigMap;
+      const current = (parseYaml(cm.data?.["config.yaml"] ?? "") ?? {}) as Record<string, unknown>;
+      cm.data = { ...cm.data, "config.yaml": stringifyYaml({ ...current, ...opts.settings, clusterName: opts.cluster }) };
+    }
+    if (o.kind === "DaemonSet" && o.metadata?.name === AGENT_DAEMONSET && stateRoot !== MANIFEST_RUN_DIR) relocateRunDir(o as V1DaemonSet, stateRoot);
+  }
+  return objects;
+}
+
+/** Points the run-dir volume and mount at `dir` and tells the agent (CONFORM_STATE_DIR, agent/api/paths.ts). */
+function relocateRunDir(ds: V1DaemonSet, dir: string): void {
+  const spec = ds.spec?.template.spec;
+  const vol = spec?.volumes?.find((v) => v.hostPath?.path === MANIFEST_RUN_DIR);
+  if (!spec || !vol?.hostPath) throw new Error(`agent/deploy/agent.yaml: the DaemonSet has no hostPath volume for ${MANIFEST_RUN_DIR}`);
+  vol.hostPath.path = dir;
+  for (const c of spec.containers) {
+    for (const m of c.volumeMounts ?? []) if (m.name === vol.name) m.mountPath = dir;
+    c.env = [...(c.env ?? []), { name: "CONFORM_STATE_DIR", value: dir }];
+  }
+}
 
 /** Where the agents of a cluster pin their BPF maps (agent/datapath: `<bpffs>/conform/<cluster>/<node>`). */
 export const agentPinDir = (cluster: string): string => join("/sys/fs/bpf/conform", cluster);
@@ -47,30 +91,19 @@ export function removeAgentPins(cluster: string): void {
   rmSync(agentPinDir(cluster), { recursive: true, force: true });
 }
 
-export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateDir: string; kubeconfig: string }): number {
-  const dir = nodeDir(opts.stateDir, opts.node.name);
-  const agentDir = join(dir, "agent");
-  mkdirSync(agentDir, { recursive: true, mode: 0o700 });
-  const config = {
-    nodeName: opts.node.name,
-    nodeIP: opts.node.ip,
-    clusterName: opts.cluster,
-    stateDir: agentDir,
-    socketPath: join(agentDir, "agent.sock"),
-    kubeconfig: opts.kubeconfig,
-    cniBinDir: join(dir, "cni", "bin"),
-    cniConfDir: join(dir, "cni", "net.d"),
-  };
-  const file = join(agentDir, "config.json");
-  writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
-  const fd = openSync(logFile(opts.stateDir, `agent-${opts.node.name}`), "a");
-  try {
-    return spawnDetached(process.execPath, [join(repoRoot, AGENT_ENTRY), "--config", file], {
-      netns: opts.node.netns,
-      logFd: fd,
-      cwd: agentDir,
-    });
-  } finally {
-    closeSync(fd);
-  }
+/** The agent container's log files on a node (one per agent pod the kubelet ran there, oldest pods included). */
+export function agentLogFiles(stateDir: string, node: string): string[] {
+  const root = podPaths.root(nodeDir(stateDir, node));
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => podPaths.parseDirName(d)?.namespace === AGENT_NAMESPACE && d.startsWith(`${AGENT_NAMESPACE}_${AGENT_DAEMONSET}-`))
+    .map((d) => podPaths.containerLog(join(root, d), "agent"))
+    .filter((f) => existsSync(f));
+}
+
+/** The last `lines` lines of a node's agent log(s), for test and start-up failure messages. */
+export function agentLogTail(stateDir: string, node: string, lines = 20): string {
+  const files = agentLogFiles(stateDir, node);
+  if (files.length === 0) return `(no agent log on ${node} yet)`;
+  return files.map((f) => `--- ${f}\n${readFileSync(f, "utf8").split("\n").slice(-lines).join("\n")}`).join("\n");
 }

@@ -1,8 +1,9 @@
 // Bringing a local cluster up: network namespaces, certificates, the control plane, CRDs, one
-// netns kubelet per node, pod routes and the CNI configuration, and the world host.
+// netns kubelet per node, pod routes and the CNI configuration (ptp), or the agent DaemonSet
+// (conform), and the world host.
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import { applyObjects } from "../../kube/apply.js";
 import { installCrds } from "../../kube/crds.js";
@@ -18,7 +19,7 @@ import { downCluster } from "./down.js";
 import { loadCrds } from "../../../agent/deploy/crds/index.js";
 import { netnsNames } from "./names.js";
 import { clusterStateDir, kubernetesVersion, repoRoot } from "./paths.js";
-import { AGENT_USER, agentRbacObjects, prepareCniBinDir, startNodeAgent } from "./node-agent.js";
+import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentDeployObjects, agentLogTail, agentStateDir, MANIFEST_AGENT_STATE_DIR, prepareCniBinDir } from "./node-agent.js";
 import { createPki, writeKubeconfig } from "./pki.js";
 import { listClusterNames, readState, writeState } from "./state.js";
 import type { ClusterState, NodeRecord } from "./state.js";
@@ -113,7 +114,6 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
         { user: "system:kube-controller-manager", groups: [] },
         { user: "system:kube-scheduler", groups: [] },
         ...state.nodes.map((n) => ({ user: `system:node:${n.name}`, groups: ["system:nodes"] })),
-        AGENT_USER,
       ],
     );
     const kubeconfigs = {
@@ -166,13 +166,11 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
     const crds = installCrds(kc, loadCrds()).then(() => mark("crds"));
     crds.catch(() => undefined);
     if (config.spec.cni === "conform") {
-      // The agents need their RBAC and the CRDs before they can allocate identities.
-      await applyObjects(kc, agentRbacObjects());
+      // The agents need the CRDs before they can allocate identities; started earlier they would
+      // only crash and sit in CrashLoopBackOff.
       await crds;
-      const agentKubeconfig = join(stateDir, "pki", "agent.kubeconfig");
-      writeKubeconfig(agentKubeconfig, name, `https://${CONTROL_PLANE_IP}:6443`, pki.caCert, AGENT_USER.user, tokenOf(AGENT_USER.user));
-      for (const node of state.nodes) state.pids[`agent-${node.name}`] = startNodeAgent({ cluster: name, node, stateDir, kubeconfig: agentKubeconfig });
-      writeState(state);
+      await applyObjects(kc, agentDeployObjects({ cluster: name }));
+      mark("agent-applied");
     }
 
     const nodes = await waitForPodCidrs(kc, state, opts.signal);
@@ -184,6 +182,10 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
     writeState(state);
     mark("pod-cidrs");
 
+    if (config.spec.cni === "conform") {
+      await waitForAgents(kc, state, opts.signal);
+      mark("agents-ready");
+    }
     await waitForNodesReady(kc, state, opts.signal);
     await waitForLeaders(kc);
     await crds;
@@ -233,6 +235,8 @@ function startKubelet(cluster: string, node: NodeRecord, stateDir: string, caCer
         stateDir: dir,
         cniBinDir: prepareCniBinDir(stateDir, node.name),
         cniConfDir,
+        // The agent DaemonSet's state dir, kept where `conform` tools and tests look for it.
+        hostPaths: { [MANIFEST_AGENT_STATE_DIR]: agentStateDir(stateDir, node.name) },
         repoRoot,
         labels: { "conform.dev/node-index": String(node.index), "conform.dev/cni": config.spec.cni },
         kubernetesVersion: kubernetesVersion(),
@@ -305,6 +309,29 @@ async function waitForNodesReady(kc: KubeConfig, state: ClusterState, signal?: A
       return state.nodes.every((n) => list.items.some((i) => i.metadata?.name === n.name && ready(i))) ? true : undefined;
     },
     { timeoutMs: NODES_READY_TIMEOUT_MS, intervalMs: 200, onTimeout: async () => tailLogs(clusterStateDir(state.name), state.nodes.map((n) => `kubelet-${n.name}`)) },
+  );
+}
+
+const AGENTS_READY_TIMEOUT_MS = 120_000;
+
+/** The agent DaemonSet has a ready pod on every node (`kubectl -n kube-system get ds` reads n/n/n). */
+async function waitForAgents(kc: KubeConfig, state: ClusterState, signal?: AbortSignal): Promise<void> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const want = state.nodes.length;
+  await waitFor(
+    `the ${AGENT_NAMESPACE}/${AGENT_DAEMONSET} DaemonSet to have a ready agent on each of the ${want} nodes`,
+    async () => {
+      if (signal?.aborted) throw new StopWaiting("interrupted");
+      const ds = await apps.readNamespacedDaemonSet({ name: AGENT_DAEMONSET, namespace: AGENT_NAMESPACE });
+      const s = ds.status;
+      const current = (ds.metadata?.generation ?? 0) <= (s?.observedGeneration ?? -1);
+      return current && s?.desiredNumberScheduled === want && s.numberReady === want && s.updatedNumberScheduled === want ? true : undefined;
+    },
+    {
+      timeoutMs: AGENTS_READY_TIMEOUT_MS,
+      intervalMs: 250,
+      onTimeout: async () => [...state.nodes.map((n) => agentLogTail(clusterStateDir(state.name), n.name)), tailLogs(clusterStateDir(state.name), state.nodes.map((n) => `kubelet-${n.name}`))].join("\n"),
+    },
   );
 }
 

@@ -71,6 +71,11 @@ export const KubeletConfigSchema = z
     cniBinDir: absolutePath,
     /** Where the network configuration lives; the lexically first *.conflist/*.conf/*.json wins. */
     cniConfDir: absolutePath,
+    /**
+     * hostPath volumes: node path prefix → directory of this machine, for paths a real node keeps
+     * to itself. The CNI dirs map to cniBinDir/cniConfDir without an entry; see README "Volumes".
+     */
+    hostPaths: z.record(absolutePath, absolutePath).default({}),
     /** The conform checkout; image commands run `dist/…` programs from it. */
     repoRoot: absolutePath,
     /** Extra node labels, set when the Node is registered. */

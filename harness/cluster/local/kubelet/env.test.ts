@@ -74,7 +74,29 @@ test("sources the local cluster cannot serve are a CreateContainerConfigError na
   const unknownField = resolveEnv({ name: "c", env: [{ name: "X", valueFrom: { fieldRef: { fieldPath: "spec.dnsPolicy" } } }] }, ctx);
   assert.ok(!unknownField.ok && /unsupported fieldRef\.fieldPath "spec\.dnsPolicy"/.test(unknownField.message));
   const envFrom = resolveEnv({ name: "c", envFrom: [{ configMapRef: { name: "cm" } }] }, ctx);
-  assert.ok(!envFrom.ok && /envFrom\[0\]: configMapRef/.test(envFrom.message));
+  assert.ok(!envFrom.ok && /envFrom\[0\]: configmap "cm" not found/.test(envFrom.message), !envFrom.ok ? envFrom.message : "");
   const optional = resolveEnv({ name: "c", env: [{ name: "O", valueFrom: { configMapKeyRef: { name: "cm", key: "k", optional: true } } }], envFrom: [{ secretRef: { name: "s", optional: true } }] }, ctx);
   assert.ok(optional.ok && optional.env["O"] === undefined);
+});
+
+test("ConfigMap keys fill env (configMapKeyRef, envFrom with prefix); optional ones may be missing, required ones name the key", () => {
+  const configMaps = new Map([["settings", { host: "kind-control-plane", port: "6443" }]]);
+  const c = { ...ctx, configMaps };
+  const r = resolveEnv(
+    {
+      name: "c",
+      envFrom: [{ configMapRef: { name: "settings" }, prefix: "S_" }],
+      env: [
+        { name: "KUBERNETES_SERVICE_HOST", valueFrom: { configMapKeyRef: { name: "settings", key: "host", optional: true } } },
+        { name: "KUBERNETES_SERVICE_PORT", valueFrom: { configMapKeyRef: { name: "settings", key: "absent", optional: true } } },
+      ],
+    },
+    c,
+  );
+  assert.ok(r.ok);
+  assert.equal(r.env["KUBERNETES_SERVICE_HOST"], "kind-control-plane", "the ConfigMap overrides the injected API server address");
+  assert.equal(r.env["KUBERNETES_SERVICE_PORT"], ctx.apiServer?.port, "an optional missing key keeps the injected value");
+  assert.equal(r.env["S_port"], "6443");
+  const missingKey = resolveEnv({ name: "c", env: [{ name: "X", valueFrom: { configMapKeyRef: { name: "settings", key: "nope" } } }] }, c);
+  assert.ok(!missingKey.ok && /env\[0\] \(X\): configmap "settings" has no key "nope"/.test(missingKey.message));
 });

@@ -1,7 +1,7 @@
 // A container's environment and argv, resolved the way the kubelet does: `value` with $(VAR)
-// expansion against earlier variables, `valueFrom.fieldRef` from the Pod, later entries win.
-// Sources the local cluster cannot serve (ConfigMaps, Secrets, resources) are a clear
-// CreateContainerConfigError unless marked optional.
+// expansion against earlier variables, `valueFrom.fieldRef` from the Pod, ConfigMap keys (read by
+// the caller beforehand), later entries win. Sources the local cluster cannot serve (Secrets,
+// resources) are a clear CreateContainerConfigError unless marked optional.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 
 export interface EnvContext {
@@ -16,6 +16,16 @@ export interface EnvContext {
   readonly base?: Readonly<Record<string, string>>;
   /** The container's working directory (becomes HOME). */
   readonly workDir?: string;
+  /** ConfigMaps the container refers to, by name (null: it does not exist). */
+  readonly configMaps?: ReadonlyMap<string, Readonly<Record<string, string>> | null>;
+}
+
+/** Names of the ConfigMaps a container's env refers to, so the caller can read them first. */
+export function referencedConfigMaps(container: V1Container): string[] {
+  const names = new Set<string>();
+  for (const e of container.envFrom ?? []) if (e.configMapRef?.name) names.add(e.configMapRef.name);
+  for (const e of container.env ?? []) if (e.valueFrom?.configMapKeyRef?.name) names.add(e.valueFrom.configMapKeyRef.name);
+  return [...names];
 }
 
 export type EnvResolution =
@@ -107,11 +117,19 @@ export function resolveEnv(container: V1Container, ctx: EnvContext): EnvResoluti
 
   const where = (i: number, name?: string) => `container "${container.name}" env[${i}]${name ? ` (${name})` : ""}`;
 
+  const configMap = (name: string) => ctx.configMaps?.get(name) ?? null;
   for (const [i, source] of (container.envFrom ?? []).entries()) {
-    const ref = source.configMapRef ?? source.secretRef;
-    if (ref?.optional === true) continue;
-    const kind = source.configMapRef ? "configMapRef" : "secretRef";
-    return { ok: false, reason: "CreateContainerConfigError", message: `container "${container.name}" envFrom[${i}]: ${kind} is not supported on the local cluster` };
+    if (source.configMapRef) {
+      const data = configMap(source.configMapRef.name ?? "");
+      if (!data) {
+        if (source.configMapRef.optional === true) continue;
+        return { ok: false, reason: "CreateContainerConfigError", message: `container "${container.name}" envFrom[${i}]: configmap "${source.configMapRef.name ?? ""}" not found` };
+      }
+      for (const [k, v] of Object.entries(data)) env.set(`${source.prefix ?? ""}${k}`, v);
+      continue;
+    }
+    if (source.secretRef?.optional === true) continue;
+    return { ok: false, reason: "CreateContainerConfigError", message: `container "${container.name}" envFrom[${i}]: secretRef is not supported on the local cluster` };
   }
 
   for (const [i, entry] of (container.env ?? []).entries()) {
@@ -126,9 +144,20 @@ export function resolveEnv(container: V1Container, ctx: EnvContext): EnvResoluti
       env.set(entry.name, r.value);
       continue;
     }
-    const optional = from.configMapKeyRef?.optional === true || from.secretKeyRef?.optional === true;
+    if (from.configMapKeyRef) {
+      const ref = from.configMapKeyRef;
+      const value = configMap(ref.name ?? "")?.[ref.key];
+      if (value !== undefined) env.set(entry.name, value);
+      else if (ref.optional !== true) {
+        const data = configMap(ref.name ?? "");
+        const why = data ? `configmap "${ref.name ?? ""}" has no key "${ref.key}"` : `configmap "${ref.name ?? ""}" not found`;
+        return { ok: false, reason: "CreateContainerConfigError", message: `${where(i, entry.name)}: ${why}` };
+      }
+      continue;
+    }
+    const optional = from.secretKeyRef?.optional === true;
     if (optional) continue;
-    const kind = from.configMapKeyRef ? "configMapKeyRef" : from.secretKeyRef ? "secretKeyRef" : from.resourceFieldRef ? "resourceFieldRef" : "this valueFrom source";
+    const kind = from.secretKeyRef ? "secretKeyRef" : from.resourceFieldRef ? "resourceFieldRef" : "this valueFrom source";
     return { ok: false, reason: "CreateContainerConfigError", message: `${where(i, entry.name)}: ${kind} is not supported on the local cluster` };
   }
   return { ok: true, env: Object.fromEntries(env) };

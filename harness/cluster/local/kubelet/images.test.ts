@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { containerArgv, imageRepository, PROBE_READY_MARKER, resolveImage, RUNNABLE_IMAGES } from "./images.js";
+import { AGENT_READY_MARKER, containerArgv, imageRepository, PROBE_READY_MARKER, resolveImage, RUNNABLE_IMAGES } from "./images.js";
 
 test("image references reduce to their repository whatever the registry, tag or digest", () => {
   for (const ref of ["conform/probe", "conform/probe:v1", "conform/probe:latest", "docker.io/conform/probe:1.2", "ghcr.io/conform/probe@sha256:abcd", "localhost:5000/conform/probe:dev"])
@@ -19,7 +19,7 @@ test("known images map to this repo's programs with their readiness rule", () =>
   const agent = resolveImage("ghcr.io/conform/agent:dev", "/repo");
   assert.ok(agent.ok);
   assert.deepEqual(agent.entrypoint, [process.execPath, "/repo/dist/agent/main.js"]);
-  assert.deepEqual(agent.readiness, { kind: "running" });
+  assert.deepEqual(agent.readiness, { kind: "stdout-marker", markers: [AGENT_READY_MARKER] });
 });
 
 test("an unknown image is refused with a reason naming it and the runnable ones", () => {

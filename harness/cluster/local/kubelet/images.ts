@@ -17,6 +17,9 @@ export const PROBE_READY_MARKER = "conform-probe: ready";
 /** The probe server's JSON "ready" log event (`{"time":…,"event":"ready",…}`) is accepted too. */
 export const PROBE_READY_EVENT = '"event":"ready"';
 
+/** The agent's start-up line (agent/run-main.ts): serving, with policy in force. */
+export const AGENT_READY_MARKER = "] agent ready";
+
 interface ImageEntry {
   /** Repository as written in manifests, without registry, tag or digest. */
   readonly repository: string;
@@ -34,7 +37,8 @@ const IMAGE_TABLE: readonly ImageEntry[] = [
   {
     repository: "conform/agent",
     entrypoint: (root) => [process.execPath, join(root, "dist/agent/main.js")],
-    readiness: { kind: "running" },
+    // run-main.ts logs it once policy is in force and the CNI config is written.
+    readiness: { kind: "stdout-marker", markers: [AGENT_READY_MARKER] },
   },
 ];
 

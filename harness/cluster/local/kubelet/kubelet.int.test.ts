@@ -102,7 +102,9 @@ describe("netns kubelet in a real cluster", { timeout: 300_000 }, () => {
   });
 
   before(async () => {
-    up = await upCluster({ name, config: { ...defaultLocalConfig(), metadata: { name } } });
+    // The reference CNI: this suite drives the kubelet itself, with no agent pods around.
+    const base = defaultLocalConfig();
+    up = await upCluster({ name, config: { ...base, metadata: { name }, spec: { ...base.spec, cni: "ptp" } } });
     const kc = loadKubeConfig(up.kubeconfig);
     core = kc.makeApiClient(CoreV1Api);
     coord = kc.makeApiClient(CoordinationV1Api);

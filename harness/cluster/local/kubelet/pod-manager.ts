@@ -3,7 +3,7 @@
 // previous kubelet run: sandboxes of pods no longer in the API are torn down.
 import { ListWatch, Watch } from "@kubernetes/client-node";
 import type { CoreV1Api, KubeConfig, V1Pod } from "@kubernetes/client-node";
-import { readdirSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Backoff } from "./backoff.js";
 import { apiMessage } from "./kube.js";
@@ -123,6 +123,8 @@ export class PodManager {
       if (!key || known.has(key.uid)) continue;
       const dir = join(podPaths.root(this.deps.cfg.stateDir), d);
       const killed = killRecordedProcesses(dir);
+      // Tokens and secrets of a pod that is gone must not stay on disk.
+      rmSync(join(dir, "volumes"), { recursive: true, force: true });
       const rec = this.deps.sandboxes.read(dir);
       if (!rec || rec.tornDown) {
         if (killed > 0) this.log.info("killed leftover processes", { pod: `${key.namespace}/${key.name}`, count: killed });

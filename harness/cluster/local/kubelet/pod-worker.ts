@@ -5,7 +5,7 @@ import type { CoreV1Api, V1Container, V1Pod } from "@kubernetes/client-node";
 import { Backoff } from "./backoff.js";
 import type { NetworkConfigStatus } from "./cni/config.js";
 import type { KubeletConfig } from "./config.js";
-import { expandArgv, resolveEnv } from "./env.js";
+import { expandArgv, referencedConfigMaps, resolveEnv } from "./env.js";
 import type { EventRecorder, EventType } from "./events.js";
 import { containerArgv, resolveImage } from "./images.js";
 import { apiMessage, apiStatus, strategicMerge } from "./kube.js";
@@ -17,6 +17,8 @@ import { ContainerRunner, killRecordedProcesses } from "./runtime/container.js";
 import type { ContainerLaunchSpec, RestartPolicy } from "./runtime/container.js";
 import type { SandboxManager } from "./sandbox.js";
 import { buildPodStatus } from "./status.js";
+import { containerMounts } from "./volumes/container-mounts.js";
+import { PodVolumes } from "./volumes/pod-volumes.js";
 import type { ContainerView, PodStatusOut, SandboxView } from "./status.js";
 
 export interface PodWorkerDeps {
@@ -29,6 +31,11 @@ export interface PodWorkerDeps {
   readonly network: () => NetworkConfigStatus;
   /** The API server as pods should reach it (KUBERNETES_SERVICE_HOST/PORT). */
   readonly apiServer?: { readonly host: string; readonly port: string } | undefined;
+}
+
+/** hostPath mapping of a node: the configured entries plus its CNI dirs (volumes/host-path.ts). */
+export function hostPathTable(cfg: KubeletConfig): { mapped: Record<string, string>; nodeRoot: string } {
+  return { mapped: { "/etc/cni/net.d": cfg.cniConfDir, "/opt/cni/bin": cfg.cniBinDir, ...cfg.hostPaths }, nodeRoot: `${cfg.stateDir}/rootfs` };
 }
 
 type Lifecycle = "active" | "terminating" | "finalized" | "gone" | "removed";
@@ -56,6 +63,12 @@ export class PodWorker {
   private pending = false;
   private firstSync = true;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly volumes: PodVolumes;
+  private volumesReady = false;
+  private readonly volumeBackoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  private volumeRetryAt = 0;
+  /** ConfigMaps the containers' env refers to, read before the containers start (null: absent). */
+  private readonly envConfigMaps = new Map<string, Readonly<Record<string, string>> | null>();
 
   constructor(
     pod: V1Pod,
@@ -67,6 +80,7 @@ export class PodWorker {
     this.podDir = podPaths.dir(deps.cfg.stateDir, this.key);
     const b = deps.cfg.sandboxRetryBackoff;
     this.sandboxBackoff = new Backoff({ initialMs: b.initialSeconds * 1000, maxMs: b.maxSeconds * 1000 });
+    this.volumes = new PodVolumes(this.podDir, { core: deps.core, log: deps.log, hostPaths: hostPathTable(deps.cfg), nodeName: deps.cfg.nodeName, nodeIP: deps.cfg.nodeIP });
   }
 
   private get hostNetwork(): boolean {
@@ -152,6 +166,7 @@ export class PodWorker {
       case "gone":
         await this.stopAll(this.graceSeconds(0));
         await this.tearDownSandbox();
+        this.volumes.remove();
         this.lifecycle = "removed";
         for (const t of this.timers) clearTimeout(t);
         this.deps.log.info("pod removed", { pod: this.display, uid: this.key.uid });
@@ -166,10 +181,11 @@ export class PodWorker {
     if (this.terminalPhase()) {
       if ([...this.runners.values()].some((r) => !r.snapshot().final)) await this.stopAll(0);
       await this.tearDownSandbox();
+      this.volumes.remove();
       return;
     }
     await this.ensureSandbox();
-    if (this.sandbox.ready) this.ensureContainers();
+    if (this.sandbox.ready && (await this.ensureVolumes())) this.ensureContainers();
     const status = this.buildStatus(false);
     await this.writeStatus(status);
     if (status.phase === "Succeeded" || status.phase === "Failed") {
@@ -226,6 +242,51 @@ export class PodWorker {
       this.sandbox = { ready: false, podIPs: [], reason: "FailedCreatePodSandBox", message };
       this.deps.log.warn("pod sandbox setup failed", { pod: this.display, retryInMs: delay, error: message });
       this.event("Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${message}`);
+    }
+  }
+
+  // ---- volumes -------------------------------------------------------------------------------
+
+  /**
+   * Volumes and the ConfigMaps env refers to, before any container starts. Until they are all
+   * there every container waits in ContainerCreating and a FailedMount event says why.
+   */
+  private async ensureVolumes(): Promise<boolean> {
+    if (this.volumesReady) return true;
+    const now = Date.now();
+    if (now < this.volumeRetryAt) return false;
+    try {
+      await this.volumes.prepare(this.pod);
+      await this.readEnvConfigMaps();
+      this.volumesReady = true;
+      for (const [name, b] of this.blocked) if (b.reason === "ContainerCreating") this.blocked.delete(name);
+      return true;
+    } catch (err) {
+      const delay = this.volumeBackoff.next();
+      this.volumeRetryAt = now + delay;
+      this.later(delay);
+      const message = errorMessage(err);
+      const first = ![...this.blocked.values()].some((b) => b.message === message);
+      for (const c of [...(this.pod.spec?.initContainers ?? []), ...(this.pod.spec?.containers ?? [])]) this.blocked.set(c.name, { reason: "ContainerCreating", message });
+      if (first) {
+        this.deps.log.warn("pod volumes not ready", { pod: this.display, retryInMs: delay, error: message });
+        this.event("Warning", "FailedMount", message);
+      }
+      return false;
+    }
+  }
+
+  private async readEnvConfigMaps(): Promise<void> {
+    const names = new Set([...(this.pod.spec?.initContainers ?? []), ...(this.pod.spec?.containers ?? [])].flatMap((c) => referencedConfigMaps(c)));
+    for (const name of names) {
+      if (this.envConfigMaps.has(name)) continue;
+      try {
+        const cm = await this.deps.core.readNamespacedConfigMap({ name, namespace: this.key.namespace });
+        this.envConfigMaps.set(name, cm.data ?? {});
+      } catch (err) {
+        if (apiStatus(err) !== 404) throw new Error(`configmap "${name}" cannot be read: ${apiMessage(err)}`, { cause: err });
+        this.envConfigMaps.set(name, null);
+      }
     }
   }
 
@@ -309,8 +370,11 @@ export class PodWorker {
       apiServer: this.deps.apiServer,
       base: { PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin" },
       workDir,
+      configMaps: this.envConfigMaps,
     });
     if (!env.ok) return { blocked: { reason: env.reason, message: env.message } };
+    const mounts = containerMounts(c, (v) => this.volumes.pathOf(v));
+    if (!mounts.ok) return { blocked: { reason: "CreateContainerConfigError", message: mounts.message } };
     const command = c.command ? expandArgv(c.command, env.env) : undefined;
     const args = c.args ? expandArgv(c.args, env.env) : undefined;
     const podPolicy = (this.pod.spec?.restartPolicy ?? "Always") as RestartPolicy;
@@ -327,6 +391,7 @@ export class PodWorker {
         netns: this.hostNetwork ? null : this.deps.sandboxes.netnsName(this.key),
         readiness: image.readiness,
         restartPolicy,
+        mounts: mounts.mounts,
       },
     };
   }
@@ -343,6 +408,7 @@ export class PodWorker {
   /** The kubelet is shutting down: stop processes, leave the API and the sandbox alone. */
   async shutdown(graceMs: number): Promise<void> {
     this.lifecycle = "removed";
+    this.volumes.stop();
     for (const t of this.timers) clearTimeout(t);
     await Promise.all([...this.runners.values()].map((r) => r.stop(graceMs)));
   }
@@ -356,6 +422,7 @@ export class PodWorker {
     const grace = this.graceSeconds(this.pod.spec?.terminationGracePeriodSeconds ?? 30);
     if (first) this.deps.log.info("pod deleted; stopping containers", { pod: this.display, graceSeconds: grace });
     await this.stopAll(grace);
+    this.volumes.remove();
     try {
       await this.writeStatus(this.buildStatus(true));
     } catch {

@@ -9,6 +9,8 @@ import { constants as osConstants } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import type { Backoff } from "../backoff.js";
 import type { Readiness } from "../images.js";
+import type { BindMount } from "../volumes/container-mounts.js";
+import { mountLauncher } from "./mounts.js";
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
@@ -24,6 +26,8 @@ export interface ContainerLaunchSpec {
   readonly netns: string | null;
   readonly readiness: Readiness;
   readonly restartPolicy: RestartPolicy;
+  /** Volumes bound at their mountPaths in a mount namespace of the container's own (mounts.ts). */
+  readonly mounts?: readonly BindMount[];
 }
 
 export interface TerminatedState {
@@ -220,7 +224,15 @@ export class ContainerRunner {
       });
       return;
     }
-    const prefix = [...(spec.netns ? ["ip", "netns", "exec", spec.netns] : []), ...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [])];
+    let mounts: string[];
+    try {
+      mounts = mountLauncher(spec.mounts ?? [], spec.netns === null);
+    } catch (err) {
+      const now = new Date();
+      this.onTerminated({ kind: "terminated", exitCode: 128, reason: "StartError", message: `mounting volumes: ${err instanceof Error ? err.message : String(err)}`, startedAt: now, finishedAt: now });
+      return;
+    }
+    const prefix = [...(spec.netns ? ["ip", "netns", "exec", spec.netns] : []), ...mounts, ...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [])];
     const argv = [...prefix, ...spec.argv];
     const log: WriteStream = createWriteStream(spec.logPath, { flags: "a" });
     log.on("error", () => {}); // a full disk must not crash the kubelet; the container still runs
