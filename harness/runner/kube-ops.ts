@@ -18,8 +18,8 @@ export function describeObject(o: KubeObject): string {
   return `${o.kind} ${typeof o.metadata.namespace === "string" ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
 }
 
-/** `Kind/namespace/name` (namespace empty when cluster-scoped): how agents name policies. */
-export const policyKey = (o: KubeObject): string => `${o.kind}/${typeof o.metadata.namespace === "string" ? o.metadata.namespace : ""}/${o.metadata.name}`;
+/** How agents name a policy: `Kind/namespace/name`, or `Kind/name` when cluster-scoped. */
+export const policyKey = (o: KubeObject): string => (typeof o.metadata.namespace === "string" && o.metadata.namespace !== "" ? `${o.kind}/${o.metadata.namespace}/${o.metadata.name}` : `${o.kind}/${o.metadata.name}`);
 
 /** Everything a scenario applied, in order, so cleanup deletes exactly that (in reverse). */
 export class AppliedObjects {

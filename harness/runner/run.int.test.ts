@@ -170,9 +170,9 @@ describe("conform run (local cluster, spawned CLI)", { timeout: 900_000 }, () =>
     assert.equal(readState(kept), undefined, "no cluster was created");
   });
 
-  test("suites/policy passes on the local cluster: exit 0, one JUnit testcase per cell, zero failures", async () => {
+  test("suites/policy passes on the local cluster, and its --mutate self-check: exit 0, one JUnit testcase per cell, zero failures", async () => {
     const dir = join(out, "policy");
-    const r = await runConform(["suites/policy", "--name", kept, "--keep", "--output-dir", dir, "--reporter", "list,junit,json"]);
+    const r = await runConform(["suites/policy", "--name", kept, "--keep", "--mutate", "--output-dir", dir, "--reporter", "list,junit,json"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /RESULT: PASSED/);
 
@@ -183,18 +183,24 @@ describe("conform run (local cluster, spawned CLI)", { timeout: 900_000 }, () =>
       const suite = suites.find((s) => s.name === scenario.name)!;
       const cells = scenarioCells(scenario);
       const flowChecks = scenario.steps.flatMap((s) => (s.kind === "expect" ? s.flows : []));
-      assert.equal(suite.tests, cells.length + flowChecks.length, `${scenario.name}: one testcase per cell and per flow check`);
-      assert.deepEqual(suite.cases.slice(0, cells.length).map((c) => c.name), cells.map((c) => `${c.step}: ${c.from} -> ${c.to}`));
+      const waits = scenario.steps.filter((s) => s.kind === "wait" && s.for === "policy-converged");
+      // One testcase per cell, per flow check, per convergence wait, and the mutation self-check.
+      assert.equal(suite.tests, cells.length + flowChecks.length + waits.length + 1, `${scenario.name}: testcases`);
+      const cellCases = suite.cases.filter((c) => c.name.includes(" -> "));
+      assert.deepEqual(cellCases.map((c) => c.name), cells.map((c) => `${c.step}: ${c.from} -> ${c.to}`));
       assert.equal(suite.failures, 0, JSON.stringify(suite.cases.filter((c) => c.failure)));
       assert.equal(suite.errors, 0, JSON.stringify(suite.cases.filter((c) => c.error)));
-      // ptp enforces nothing: scenarios that apply policies are skipped whole, saying why.
+      // The default local cluster runs the agent: nothing is skipped but the self-check of the
+      // one scenario that applies no policy.
+      const mutation = suite.cases.find((c) => c.name === "self-check: mutation policies removed");
+      assert.ok(mutation, `${scenario.name}: the mutation self-check is reported`);
       const appliesPolicy = scenario.name !== "baseline-connectivity";
-      assert.equal(suite.skipped, appliesPolicy ? cells.length + flowChecks.length : 0);
-      if (appliesPolicy) for (const c of suite.cases) assert.match(c.skipped?.message ?? "", /this cluster enforces none/);
+      assert.equal(suite.skipped, appliesPolicy ? 0 : 1, `${scenario.name}: skipped`);
+      if (!appliesPolicy) assert.match(mutation.skipped?.message ?? "", /applies no network policy/);
       assert.equal(suite.properties["manifest.digest"], scenario.manifestDigest);
       assert.match(suite.properties["kubernetes.version"] ?? "", /^v1\.\d+\.\d+/);
       assert.match(suite.properties.kernel ?? "", /^\d+\.\d+/);
-      assert.equal(suite.properties["agent.version"], "none");
+      assert.match(suite.properties["agent.version"] ?? "", /^\d+\.\d+\.\d+/);
       assert.equal(suite.properties["cluster.name"], kept);
     }
     // What must be refused was refused by the peer, not lost: the closed ports' cells observed REJECTED.

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { AppsV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { V1Pod } from "@kubernetes/client-node";
 import { POLICY_STATUS_FILE } from "../../../agent/agent.js";
@@ -221,23 +222,44 @@ describe("the agent DaemonSet on a cni: conform local cluster", { timeout: 480_0
     ]);
   });
 
-  test("a killed agent is restarted by its kubelet; pinned maps and the policy survive", async () => {
+  test("a killed agent is restarted by its kubelet; an established connection, pinned maps and the policy survive", async () => {
     const before = (await agentPods()).find((p) => p.spec?.nodeName === nodes[1]!.name)!;
     const pid = containerPid(before, "agent");
     const pinDir = join(agentPinDir(name), nodes[1]!.name);
     const pinned = new Map(readdirSync(pinDir).map((f) => [f, statSync(join(pinDir, f)).ino]));
-    process.kill(pid, "SIGKILL");
-    const after = await waitFor(
-      "the agent container restarted and Ready again",
-      async () => {
-        const p = (await core.readNamespacedPod({ namespace: AGENT_NAMESPACE, name: before.metadata!.name! }));
-        return (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && ready(p) ? p : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250, onTimeout: logs },
-    );
-    assert.equal(after.metadata?.uid, before.metadata?.uid, "the same pod, its container restarted (restartPolicy Always)");
-    assert.notEqual(containerPid(after, "agent"), pid);
-    for (const [f, ino] of pinned) assert.equal(statSync(join(pinDir, f)).ino, ino, `pinned ${f} kept across the restart`);
+    // An allowed connection (frontend on node 1 → backend's TCP echo on node 2, whose agent is the
+    // one killed) that keeps exchanging numbered lines the whole time.
+    const stream = startEchoStream(netnsNames.pod(name, pods.get("frontend")!.metadata!.uid!), pods.get("backend")!.status!.podIP!, 9000);
+    try {
+      await stream.echoed(20);
+      process.kill(pid, "SIGKILL");
+      // While no agent runs on node 2, its datapath still enforces: the stranger stays out, the
+      // connection keeps flowing.
+      const whileDown = await probes.runBatch({ namespace: "shop", name: "stranger" }, [{ kind: "tcp", id: "gap", host: pods.get("backend")!.status!.podIP!, port: 9000, timeoutMs: 1500 }]);
+      const atGap = stream.count();
+      const after = await waitFor(
+        "the agent container restarted and Ready again",
+        async () => {
+          const p = await core.readNamespacedPod({ namespace: AGENT_NAMESPACE, name: before.metadata!.name! });
+          return (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && ready(p) ? p : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, onTimeout: logs },
+      );
+      assert.equal(whileDown[0]?.outcome, "TIMEOUT", "the stranger was dropped while the agent was down");
+      assert.equal(after.metadata?.uid, before.metadata?.uid, "the same pod, its container restarted (restartPolicy Always)");
+      assert.notEqual(containerPid(after, "agent"), pid);
+      for (const [f, ino] of pinned) assert.equal(statSync(join(pinDir, f)).ino, ino, `pinned ${f} kept across the restart`);
+      // The restarted agent resynced (it is Ready only once policy is in force) and the
+      // connection is still the same one, still answering.
+      await stream.echoed(stream.count() + 20);
+      const result = await stream.stop();
+      assert.equal(result.error, undefined, `the established connection survived: ${result.error}`);
+      assert.equal(result.closed, false, "the connection was never closed or reset");
+      assert.ok(result.echoed > atGap, "lines were echoed after the restart");
+      assert.equal(result.echoed, result.sent, "every line sent was echoed back, in order");
+    } finally {
+      await stream.stop();
+    }
     await expectOutcomes([
       ["frontend", "backend", 8080, "ALLOWED"],
       ["stranger", "backend", 8080, "TIMEOUT"],
@@ -254,3 +276,78 @@ describe("the agent DaemonSet on a cni: conform local cluster", { timeout: 480_0
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8").includes(`/${name}/`), false, "no mount of the cluster's state dir left");
   });
 });
+
+interface EchoStreamResult {
+  sent: number;
+  echoed: number;
+  closed: boolean;
+  error?: string;
+}
+
+/**
+ * A client in the pod's netns that sends a numbered line every 50 ms over one TCP connection and
+ * checks each echo comes back in order; it reports `echoed N` lines on stdout and a JSON summary
+ * when stdin closes. The client is a child of this test, started with nsenter (no pod process).
+ */
+function startEchoStream(netns: string, host: string, port: number): { count(): number; echoed(n: number): Promise<void>; stop(): Promise<EchoStreamResult> } {
+  const script = `
+    const net = require("node:net");
+    let sent = 0, echoed = 0, closed = false, error, buf = "";
+    const s = net.connect({ host: ${JSON.stringify(host)}, port: ${port} });
+    s.setNoDelay(true);
+    const tick = setInterval(() => { if (!closed) s.write(String(++sent) + "\\n"); }, 50);
+    s.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\\n")) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        if (Number(line) !== echoed + 1) error = "out of order: got " + line + " after " + echoed;
+        echoed++;
+        process.stdout.write("echoed " + echoed + "\\n");
+      }
+    });
+    s.on("error", (e) => { error = e.message; });
+    s.on("close", () => { closed = true; });
+    process.stdin.on("data", () => undefined);
+    process.stdin.on("end", () => {
+      clearInterval(tick);
+      setTimeout(() => { process.stdout.write("RESULT " + JSON.stringify({ sent, echoed, closed, error }) + "\\n"); s.destroy(); process.exit(0); }, 300);
+    });
+  `;
+  const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, "-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+  let echoed = 0;
+  let result: EchoStreamResult | undefined;
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    let i;
+    while ((i = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      if (line.startsWith("echoed ")) echoed = Number(line.slice(7));
+      else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7)) as EchoStreamResult;
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  let stopping: Promise<EchoStreamResult> | undefined;
+  return {
+    count: () => echoed,
+    echoed: async (n) => {
+      await waitFor(
+        `${n} lines echoed over the long-lived connection`,
+        async () => {
+          if (result) throw new Error(`the stream ended: ${JSON.stringify(result)}`);
+          return echoed >= n ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        child.stdin.end();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill("SIGKILL");
+        return result ?? { sent: 0, echoed, closed: true, error: "the stream client gave no result" };
+      })()),
+  };
+}

@@ -212,7 +212,7 @@ export function scopeMisses(scope: ConvergenceScope, status: PolicyStatus): stri
   const realized = status.realized;
   if (!realized) return "no compile yet";
   // A policy the agent refused never reaches a compile; it has still been handled (and reported).
-  const rejected = new Set(status.policies.filter((p) => p.problems?.some((m) => m.startsWith("rejected") || m.startsWith("update rejected"))).map((p) => `${p.kind}/${p.namespace}/${p.name}`));
+  const rejected = new Set(status.policies.filter((p) => p.problems?.some((m) => m.startsWith("rejected") || m.startsWith("update rejected"))).map((p) => (p.namespace ? `${p.kind}/${p.namespace}/${p.name}` : `${p.kind}/${p.name}`)));
   for (const [key, rv] of scope.present) {
     if (rejected.has(key)) continue;
     const have = realized.policies[key];
