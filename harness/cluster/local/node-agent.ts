@@ -9,6 +9,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { spawnDetached } from "../../util/exec.js";
 import { logFile } from "./control-plane.js";
 import { cniBinDir, repoRoot } from "./paths.js";
+import type { RoutingMode } from "./config.js";
 import type { NodeRecord } from "./state.js";
 
 /** The token user of the local agents; agent/deploy/rbac.yaml binds the group. */
@@ -47,7 +48,7 @@ export function removeAgentPins(cluster: string): void {
   rmSync(agentPinDir(cluster), { recursive: true, force: true });
 }
 
-export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateDir: string; kubeconfig: string }): number {
+export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateDir: string; kubeconfig: string; routing: RoutingMode }): number {
   const dir = nodeDir(opts.stateDir, opts.node.name);
   const agentDir = join(dir, "agent");
   mkdirSync(agentDir, { recursive: true, mode: 0o700 });
@@ -60,6 +61,7 @@ export function startNodeAgent(opts: { cluster: string; node: NodeRecord; stateD
     kubeconfig: opts.kubeconfig,
     cniBinDir: join(dir, "cni", "bin"),
     cniConfDir: join(dir, "cni", "net.d"),
+    routing: opts.routing,
   };
   const file = join(agentDir, "config.json");
   writeFileSync(file, JSON.stringify(config, null, 2) + "\n");

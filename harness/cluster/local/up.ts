@@ -11,6 +11,7 @@ import { spawnDetached } from "../../util/exec.js";
 import { isAlive } from "../../util/processes.js";
 import { readTail } from "../../util/files.js";
 import { StopWaiting, waitFor } from "../../util/wait.js";
+import { effectiveRouting } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { logFile, startComponent } from "./control-plane.js";
 import type { ControlPlaneComponent, ControlPlaneInput } from "./control-plane.js";
@@ -171,14 +172,18 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
       await crds;
       const agentKubeconfig = join(stateDir, "pki", "agent.kubeconfig");
       writeKubeconfig(agentKubeconfig, name, `https://${CONTROL_PLANE_IP}:6443`, pki.caCert, AGENT_USER.user, tokenOf(AGENT_USER.user));
-      for (const node of state.nodes) state.pids[`agent-${node.name}`] = startNodeAgent({ cluster: name, node, stateDir, kubeconfig: agentKubeconfig });
+      for (const node of state.nodes) state.pids[`agent-${node.name}`] = startNodeAgent({ cluster: name, node, stateDir, kubeconfig: agentKubeconfig, routing: config.spec.routing });
       writeState(state);
     }
 
     const nodes = await waitForPodCidrs(kc, state, opts.signal);
     for (const n of state.nodes) n.podCIDR = nodes.get(n.name);
     writeState(state);
-    await routePodCidrs(name, state.nodes.map((n) => ({ name: n.name, index: n.index, podCIDR: n.podCIDR ?? "" })), config.spec.world);
+    await routePodCidrs(
+      name,
+      state.nodes.map((n) => ({ name: n.name, index: n.index, podCIDR: n.podCIDR ?? "" })),
+      { world: config.spec.world, betweenNodes: effectiveRouting(config) === "native" },
+    );
     if (config.spec.cni === "ptp") for (const n of state.nodes) writePtpConfig(stateDir, n);
     if (config.spec.world) Object.assign(state.pids, startWorld(name, stateDir));
     writeState(state);
