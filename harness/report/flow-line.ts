@@ -37,10 +37,27 @@ export function unwrapFlow(record: FlowRecord): Rec {
 }
 
 /** Policies a flow names, as `ns/name` (or `name` for clusterwide ones), in attribution order, unique. */
+// A default-deny drop (POLICY_DENIED) has no rule behind it, so Hubble's `*_denied_by` stay empty;
+// conform's agent names the policies that switched the endpoint into default deny in these lists.
+const DEFAULT_DENY_LISTS = ["ingress_default_deny_by", "egress_default_deny_by"] as const;
+
+/** The policies a flow names in Hubble's `*_denied_by` / `*_allowed_by`, as `ns/name` or `name`. */
 export function flowPolicies(record: FlowRecord): string[] {
+  return policyRefsIn(record, POLICY_LISTS);
+}
+
+/**
+ * What a scenario's `by:` means: the policies behind the verdict, including those that put the
+ * endpoint into default deny when the drop (or audit) came from default deny.
+ */
+export function attributedPolicies(record: FlowRecord): string[] {
+  return policyRefsIn(record, [...POLICY_LISTS, ...DEFAULT_DENY_LISTS]);
+}
+
+function policyRefsIn(record: FlowRecord, lists: readonly string[]): string[] {
   const flow = unwrapFlow(record);
   const out: string[] = [];
-  for (const list of POLICY_LISTS) {
+  for (const list of lists) {
     const entries = flow[list];
     if (!Array.isArray(entries)) continue;
     for (const entry of entries.map(rec)) {

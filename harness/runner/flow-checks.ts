@@ -1,7 +1,7 @@
 // `expect.flows`: assertions over the flow log of one step ("a DROPPED flow from other/stranger to
 // shop/backend:8080 naming shop/backend-ingress", "no flow to the world", …). Pure: flows and the
 // addresses of the fixtures come in, a check report goes out.
-import { flowPolicies, unwrapFlow } from "../report/flow-line.js";
+import { attributedPolicies, unwrapFlow } from "../report/flow-line.js";
 import type { CheckReport, FlowRecord } from "../report/model.js";
 import type { FlowCheck } from "../spec/cells.js";
 import { ipInCidr } from "../spec/targets.js";
@@ -73,7 +73,7 @@ export function flowMatchesCheck(record: FlowRecord, check: FlowCheck, book: Add
   }
   if (check.verdict !== undefined && f.verdict !== check.verdict) return false;
   if (check.reason !== undefined && f.dropReason !== check.reason) return false;
-  if (check.by !== undefined && !flowPolicies(record).includes(check.by)) return false;
+  if (check.by !== undefined && !attributedPolicies(record).includes(check.by)) return false;
   if (check.direction !== undefined && str(flow.traffic_direction ?? flow.trafficDirection) !== check.direction) return false;
   if (check.encrypted !== undefined && (rec(flow.IP).encrypted === true) !== check.encrypted) return false;
   const l7 = rec(flow.l7);

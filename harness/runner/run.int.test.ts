@@ -182,13 +182,14 @@ describe("conform run (local cluster, spawned CLI)", { timeout: 900_000 }, () =>
     for (const scenario of scenarios) {
       const suite = suites.find((s) => s.name === scenario.name)!;
       const cells = scenarioCells(scenario);
-      assert.equal(suite.tests, cells.length, `${scenario.name}: one testcase per cell`);
-      assert.deepEqual(suite.cases.map((c) => c.name), cells.map((c) => `${c.step}: ${c.from} -> ${c.to}`));
+      const flowChecks = scenario.steps.flatMap((s) => (s.kind === "expect" ? s.flows : []));
+      assert.equal(suite.tests, cells.length + flowChecks.length, `${scenario.name}: one testcase per cell and per flow check`);
+      assert.deepEqual(suite.cases.slice(0, cells.length).map((c) => c.name), cells.map((c) => `${c.step}: ${c.from} -> ${c.to}`));
       assert.equal(suite.failures, 0, JSON.stringify(suite.cases.filter((c) => c.failure)));
       assert.equal(suite.errors, 0, JSON.stringify(suite.cases.filter((c) => c.error)));
       // ptp enforces nothing: scenarios that apply policies are skipped whole, saying why.
       const appliesPolicy = scenario.name !== "baseline-connectivity";
-      assert.equal(suite.skipped, appliesPolicy ? cells.length : 0);
+      assert.equal(suite.skipped, appliesPolicy ? cells.length + flowChecks.length : 0);
       if (appliesPolicy) for (const c of suite.cases) assert.match(c.skipped?.message ?? "", /this cluster enforces none/);
       assert.equal(suite.properties["manifest.digest"], scenario.manifestDigest);
       assert.match(suite.properties["kubernetes.version"] ?? "", /^v1\.\d+\.\d+/);

@@ -32,6 +32,7 @@ import { skipReasons } from "./requirements.js";
 import { scenarioLocks } from "./schedule.js";
 import type { ScenarioSelection } from "./select.js";
 import { judgeCell } from "./verdict.js";
+import { forRunMode } from "./audit-mode.js";
 
 export interface ScenarioEvents {
   start(info: { name: string; file: string }): void;
@@ -131,7 +132,7 @@ export async function runScenario(selection: ScenarioSelection, options: Scenari
         const objects = fixtureObjects(scenario, { nodeNames: handle.nodes.map((n) => n.name) });
         const createdNamespaces = objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name);
         await waitNamespacesNotTerminating(kc, createdNamespaces, options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS, signal);
-        await applyTracked(kc, fixtureManifests(scenario, objects), applied);
+        await applyTracked(kc, forRunMode(fixtureManifests(scenario, objects), handle.audit), applied);
         await waitPodsReady(kc, applied.pods(), scenario.timeouts.step, signal);
       });
     } catch (err) {
@@ -193,7 +194,7 @@ async function runStep(step: PlannedStep, ctx: StepContext, sink: StepSink): Pro
   const kc = ctx.handle.kubeConfig;
   switch (step.kind) {
     case "apply":
-      return applyTracked(kc, step.manifests, ctx.applied);
+      return applyTracked(kc, forRunMode(step.manifests, ctx.handle.audit), ctx.applied);
     case "delete":
       return deleteTracked(kc, step.manifests, ctx.applied);
     case "wait":
@@ -303,7 +304,8 @@ async function runExpect(step: PlannedStep & { kind: "expect" }, ctx: StepContex
       const tuple = probeTuple(probe, cell.target.kind === "service");
       cellFlows = tuple ? flowsForProbe(flows, tuple, slack) : [];
     }
-    const verdict = judgeCell({ expected: cell.expected, probe, ...(cellFlows ? { flows: cellFlows } : {}), audit: ctx.handle.audit });
+    const loopback = cell.target.kind === "pod" && cell.target.namespace === cell.source.namespace && cell.target.name === cell.source.name;
+    const verdict = judgeCell({ expected: cell.expected, probe, ...(cellFlows ? { flows: cellFlows } : {}), audit: ctx.handle.audit, loopback });
     sink.addCell(cellReport(cell, verdict));
   }
   for (const check of sink.checks) sink.addCheck(judgeFlowCheck(check, flows, book, Date.now() - stepStart));

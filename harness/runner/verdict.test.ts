@@ -4,7 +4,7 @@ import { OUTCOMES } from "../probe/outcome.js";
 import type { Outcome } from "../probe/outcome.js";
 import type { Expected } from "../spec/cells.js";
 import { flow, probeResult } from "./testdata/fixtures.js";
-import { judgeCell, NO_FLOW_SOURCE_NOTE } from "./verdict.js";
+import { judgeCell, LOOPBACK_NOTE, NO_FLOW_SOURCE_NOTE } from "./verdict.js";
 
 const EXPECTABLE = OUTCOMES.filter((o) => o !== "PROBE_ERROR");
 /** What the probe client can report: everything but DROPPED. */
@@ -61,6 +61,29 @@ describe("cell verdicts without a flow source", () => {
     assert.equal(v.status, "pass");
     assert.equal(v.observed?.outcome, "TIMEOUT");
     assert.equal(v.message, undefined);
+  });
+});
+
+describe("a pod probing itself (loopback)", () => {
+  test("passes on the probe alone, even with a flow source that saw nothing", () => {
+    const v = judgeCell({ expected: { outcome: "ALLOWED" }, probe: probeResult({ outcome: "ALLOWED" }), flows: [], loopback: true });
+    assert.equal(v.status, "pass");
+    assert.equal(v.message, LOOPBACK_NOTE);
+  });
+
+  test("a wrong outcome still fails, and a TIMEOUT is never turned into DROPPED", () => {
+    const wrong = judgeCell({ expected: { outcome: "ALLOWED" }, probe: probeResult({ outcome: "REJECTED" }), flows: [], loopback: true });
+    assert.equal(wrong.status, "fail");
+    assert.equal(wrong.failureKind, "mismatch");
+    const timeout = judgeCell({ expected: { outcome: "DROPPED" }, probe: probeResult({ outcome: "TIMEOUT" }), flows: [], loopback: true });
+    assert.equal(timeout.status, "fail");
+    assert.equal(timeout.observed?.outcome, "TIMEOUT");
+  });
+
+  test("a policy name cannot be checked on loopback and fails as unverifiable", () => {
+    const v = judgeCell({ expected: { outcome: "ALLOWED", by: "ns/p" }, probe: probeResult({ outcome: "ALLOWED" }), flows: [], loopback: true });
+    assert.equal(v.status, "fail");
+    assert.match(v.message ?? "", /^unverifiable: .*loopback/);
   });
 });
 

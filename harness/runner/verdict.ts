@@ -10,7 +10,7 @@
 // - Without a flow source, DROPPED can only be inferred from TIMEOUT, and the cell says so; an
 //   expectation that names a drop reason or a policy cannot be checked and fails as unverifiable.
 import type { ProbeResult } from "../probe/schema.js";
-import { flowPolicies } from "../report/flow-line.js";
+import { attributedPolicies } from "../report/flow-line.js";
 import type { CellReport, FlowRecord } from "../report/model.js";
 import type { Expected } from "../spec/cells.js";
 import { flowFacts } from "./flow-match.js";
@@ -27,7 +27,14 @@ export interface CellVerdictInput {
   flows?: readonly FlowRecord[];
   /** Policies run in audit mode: would-be drops show as AUDIT flows and the traffic passes. */
   audit?: boolean;
+  /**
+   * The destination is the source pod itself: the connection stays on the pod's loopback and no
+   * datapath ever sees it, so the flow log cannot confirm or contradict the probe.
+   */
+  loopback?: boolean;
 }
+
+export const LOOPBACK_NOTE = "a pod's connection to itself stays on its loopback: no datapath sees it, so only the probe was observed";
 
 type Observed = NonNullable<CellReport["observed"]>;
 
@@ -37,22 +44,8 @@ function unique(items: readonly string[]): string[] {
   return [...new Set(items.filter((i) => i !== ""))];
 }
 
-// A default-deny drop (POLICY_DENIED) has no rule behind it, so Hubble's `*_denied_by` stay empty;
-// conform's agent names the policies that switched the endpoint into default deny instead, and
-// those are what a scenario's `by:` means for such a drop.
-const DEFAULT_DENY_LISTS = ["ingress_default_deny_by", "egress_default_deny_by"] as const;
-
-function defaultDenyPolicies(record: FlowRecord): string[] {
-  const flow = (typeof record.flow === "object" && record.flow !== null ? record.flow : record) as Record<string, unknown>;
-  return DEFAULT_DENY_LISTS.flatMap((list) => {
-    const entries = flow[list];
-    if (!Array.isArray(entries)) return [];
-    return entries.flatMap((e: { name?: unknown; namespace?: unknown }) => (typeof e.name === "string" && e.name ? [typeof e.namespace === "string" && e.namespace ? `${e.namespace}/${e.name}` : e.name] : []));
-  });
-}
-
 function policiesOf(flows: readonly FlowRecord[]): string[] {
-  return unique(flows.flatMap((f) => [...flowPolicies(f), ...defaultDenyPolicies(f)]));
+  return unique(flows.flatMap((f) => attributedPolicies(f)));
 }
 
 export function judgeCell(input: CellVerdictInput): CellVerdict {
@@ -69,10 +62,11 @@ export function judgeCell(input: CellVerdictInput): CellVerdict {
   if (probe.outcome === "PROBE_ERROR") {
     return { observed, status: "inconclusive", failureKind: "probe-error", message: "the probe could not run; inconclusive, not counted as blocked", flows };
   }
+  if (input.loopback === true) return withoutFlowSource(expected, observed, LOOPBACK_NOTE);
   return input.flows === undefined ? withoutFlowSource(expected, observed) : withFlows(expected, observed, flows, input.audit ?? false);
 }
 
-function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict {
+function withoutFlowSource(expected: Expected, observed: Observed, why?: string): CellVerdict {
   const flows: FlowRecord[] = [];
   if (expected.reason !== undefined || expected.by !== undefined) {
     const what = [expected.reason !== undefined ? `drop reason ${expected.reason}` : "", expected.by !== undefined ? `policy ${expected.by}` : ""].filter(Boolean).join(" and ");
@@ -80,11 +74,11 @@ function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict 
       observed,
       status: "fail",
       failureKind: "mismatch",
-      message: `${UNVERIFIABLE_PREFIX}: the expectation names the ${what}, which only a flow log can show, and this cluster has no flow source`,
+      message: `${UNVERIFIABLE_PREFIX}: the expectation names the ${what}, which only a flow log can show, and ${why ?? "this cluster has no flow source"}`,
       flows,
     };
   }
-  if (expected.outcome === "DROPPED" && observed.outcome === "TIMEOUT") {
+  if (expected.outcome === "DROPPED" && observed.outcome === "TIMEOUT" && why === undefined) {
     return {
       observed: { ...observed, outcome: "DROPPED", detail: `${observed.detail ?? ""} (${NO_FLOW_SOURCE_NOTE})`.trim() },
       status: "pass",
@@ -93,6 +87,7 @@ function withoutFlowSource(expected: Expected, observed: Observed): CellVerdict 
     };
   }
   const verdict = compareOutcome(expected, observed, flows);
+  if (why !== undefined) return { ...verdict, message: why };
   return verdict.status === "fail" ? { ...verdict, message: "only the probe was observed: this cluster has no flow source" } : verdict;
 }
 
