@@ -315,8 +315,18 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
       parsed.routing === "tunnel"
         ? new TunnelSync({ nodeName: parsed.nodeName, nodes: () => nodes.list() as V1Node[], routerIP: cni.manager.routerIp, log, ...(parsed.nodeIP ? { nodeIP: parsed.nodeIP } : {}) })
         : undefined;
+    // The last pass's failure, for start-up; every pass runs through the task, so never two at once.
+    let tunnelFailure: unknown;
     const tunnelTask = new DebouncedTask(
-      async () => void (await tunnel?.reconcile()),
+      async () => {
+        try {
+          await tunnel?.reconcile();
+          tunnelFailure = undefined;
+        } catch (err) {
+          tunnelFailure = err ?? new Error("unknown failure");
+          throw err;
+        }
+      },
       parsed.policy.debounceMs,
       (err) => log.error("tunnel reconcile failed", { error: errorMessage(err) }),
     );
@@ -383,8 +393,9 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     });
 
     await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : [])]);
-    // Directly, not through the task: a node that cannot build its tunnel must not turn Ready.
-    if (tunnel) await tunnel.reconcile();
+    // A node that cannot build its tunnel must not turn Ready.
+    await tunnelTask.flush();
+    if (tunnelFailure !== undefined) throw new Error(`the VXLAN tunnel could not be set up: ${errorMessage(tunnelFailure)}`);
     await ipcache.flush();
     await policySync.flush();
     if (!policySync.started) throw new Error("the first policy state could not be applied (see the log above)");
