@@ -36,6 +36,9 @@ import { EndpointTracker } from "./sync/endpoint-tracker.js";
 import { buildIpcache } from "./sync/ipcache-build.js";
 import { DebouncedTask } from "./sync/debounced-task.js";
 import { PolicySync } from "./sync/policy-sync.js";
+import { VXLAN_DEVICE } from "./tunnel/plan.js";
+import { TunnelSync } from "./tunnel/tunnel-sync.js";
+import { removeVxlanDevice, tunnelPodMtu } from "./tunnel/vxlan-device.js";
 import { datapathEventSource } from "./wiring/event-source.js";
 import { AgentObserverContext } from "./wiring/observer-context.js";
 import { AgentStatusSource } from "./wiring/status-provider.js";
@@ -74,6 +77,12 @@ export const agentConfigSchema = cniAgentConfigSchema.extend({
       flowCapacity: z.number().int().min(1).max(1_000_000).default(DEFAULT_FLOW_CAPACITY),
     })
     .prefault({}),
+  /**
+   * Cilium `routing-mode`. `tunnel`: this agent carries cross-node pod traffic in VXLAN (device
+   * cf_vxlan, UDP 8472) to the other nodes' addresses and lowers the pod MTU by 50 unless `mtu`
+   * is set; `native`: the network already routes every node's pod CIDR, the agent adds nothing.
+   */
+  routing: z.enum(["tunnel", "native"]).default("tunnel"),
   /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
   apiServerAddresses: z.array(z.ipv4()).optional(),
 });
@@ -94,6 +103,7 @@ export interface Agent {
 }
 
 export const POLICY_STATUS_FILE = "policy-status.json";
+const TUNNEL_RESYNC_MS = 30_000;
 
 function apiServerIps(kc: KubeConfig): string[] {
   const server = kc.getCurrentCluster()?.server;
@@ -250,6 +260,9 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
   const tracker = new EndpointTracker(datapath);
 
   try {
+    // The veths are made with this MTU, so it is settled before the first endpoint (restored ones keep theirs).
+    const mtu = parsed.mtu ?? (parsed.routing === "tunnel" ? await tunnelPodMtu(parsed.nodeIP) : undefined);
+    if (parsed.routing === "native" && (await removeVxlanDevice(VXLAN_DEVICE))) log.info("removed the VXLAN device of an earlier tunnel-mode run", { device: VXLAN_DEVICE });
     // No cniBinDir/cniConfDir here: the conflist is written below, once policy is in force.
     const cniOptions: CniAgentOptions = {
       nodeName: parsed.nodeName,
@@ -263,7 +276,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
       ...(parsed.podCIDR ? { podCIDR: parsed.podCIDR } : {}),
       ...(parsed.nodeIP ? { nodeIP: parsed.nodeIP } : {}),
       ...(parsed.routerDevice ? { routerDevice: parsed.routerDevice } : {}),
-      ...(parsed.mtu ? { mtu: parsed.mtu } : {}),
+      ...(mtu ? { mtu } : {}),
       ...(parsed.identityGc ? { identityGc: parsed.identityGc } : {}),
     };
     const cni = await startCniAgent(cniOptions);
@@ -299,6 +312,32 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
       (err) => log.error("ipcache sync failed", { error: errorMessage(err) }),
     );
     stops.push(() => ipcache.stop());
+
+    const tunnel =
+      parsed.routing === "tunnel"
+        ? new TunnelSync({ nodeName: parsed.nodeName, nodes: () => nodes.list() as V1Node[], routerIP: cni.manager.routerIp, log, ...(parsed.nodeIP ? { nodeIP: parsed.nodeIP } : {}) })
+        : undefined;
+    // The last pass's failure, for start-up; every pass runs through the task, so never two at once.
+    let tunnelFailure: unknown;
+    const tunnelTask = new DebouncedTask(
+      async () => {
+        try {
+          await tunnel?.reconcile();
+          tunnelFailure = undefined;
+        } catch (err) {
+          tunnelFailure = err ?? new Error("unknown failure");
+          throw err;
+        }
+      },
+      parsed.policy.debounceMs,
+      (err) => log.error("tunnel reconcile failed", { error: errorMessage(err) }),
+    );
+    stops.push(() => tunnelTask.stop());
+    if (tunnel) {
+      // Level-based: a periodic pass also repairs entries changed behind the agent's back.
+      const resync = setInterval(() => tunnelTask.trigger(), TUNNEL_RESYNC_MS).unref();
+      stops.push(() => clearInterval(resync));
+    }
 
     const core = kc.makeApiClient(CoreV1Api);
     const recorded = new Map<number, number>();
@@ -338,7 +377,14 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     if (identities) {
       identities.on({ add: () => policySync.trigger(), update: () => policySync.trigger(), delete: () => policySync.trigger() }, { replay: false });
     }
-    nodes.on({ add: () => ipcache.trigger(), update: () => ipcache.trigger(), delete: () => ipcache.trigger() }, { replay: false });
+    nodes.on(
+      {
+        add: () => (ipcache.trigger(), tunnelTask.trigger()),
+        update: () => (ipcache.trigger(), tunnelTask.trigger()),
+        delete: () => (ipcache.trigger(), tunnelTask.trigger()),
+      },
+      { replay: false },
+    );
     // CEPs carry identities of remote pods (ipcache) and named ports (egress named-port rules).
     ceps.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
     tracker.onChange(async () => {
@@ -349,6 +395,9 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     });
 
     await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : [])]);
+    // A node that cannot build its tunnel must not turn Ready.
+    await tunnelTask.flush();
+    if (tunnelFailure !== undefined) throw new Error(`the VXLAN tunnel could not be set up: ${errorMessage(tunnelFailure)}`);
     await ipcache.flush();
     await policySync.flush();
     if (!policySync.started) throw new Error("the first policy state could not be applied (see the log above)");

@@ -6,6 +6,12 @@ import { CLUSTER_NAME_RE } from "./names.js";
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, "expected an IPv4 CIDR such as 10.244.0.0/16");
 
+export const ROUTING_MODES = ["tunnel", "native"] as const;
+export type RoutingMode = (typeof ROUTING_MODES)[number];
+
+/** The bundled agent tunnels like Cilium's default; ptp can only route natively. */
+export const defaultRouting = (cni: "ptp" | "conform"): RoutingMode => (cni === "conform" ? "tunnel" : "native");
+
 export const localClusterConfigSchema = z.strictObject({
   apiVersion: z.literal("conform.dev/v1alpha1"),
   kind: z.literal("LocalCluster"),
@@ -18,18 +24,36 @@ export const localClusterConfigSchema = z.strictObject({
       nodes: z.int().min(1).max(8).default(2),
       /** Which CNI the netns kubelets call: the bundled agent's (its DaemonSet), or the reference ptp+host-local plugins. */
       cni: z.enum(["ptp", "conform"]).default("conform"),
-      /** How pod traffic crosses nodes (used by the bundled agent; ptp always routes natively). */
-      routing: z.enum(["tunnel", "native"]).default("tunnel"),
+      /**
+       * How pod traffic crosses nodes. `tunnel` (default with `cni: conform`): the agents carry it
+       * in VXLAN between node addresses; `native`: the underlay routes every node's pod CIDR.
+       * The ptp plugin has no tunnel, so with `cni: ptp` only `native` is valid (and the default).
+       */
+      routing: z.enum(ROUTING_MODES).optional(),
       podCIDR: cidr.default("10.244.0.0/16"),
       nodeCIDRMaskSize: z.int().min(16).max(28).default(24),
       serviceCIDR: cidr.default("10.96.0.0/16"),
       /** A "world" netns outside the cluster serving HTTP, TCP/UDP echo and DNS on 203.0.113.0/24. */
       world: z.boolean().default(true),
     })
+    .superRefine((spec, ctx) => {
+      if (spec.cni === "ptp" && spec.routing === "tunnel") {
+        ctx.addIssue({ code: "custom", path: ["routing"], message: "cni ptp routes natively only; use routing: native or cni: conform" });
+      }
+    })
+    .transform((spec) => ({ ...spec, routing: spec.routing ?? defaultRouting(spec.cni) }))
     .prefault({}),
 });
 
 export type LocalClusterConfig = z.infer<typeof localClusterConfigSchema>;
+
+/**
+ * The routing a cluster really has: ptp installs per-pod routes and has no tunnel, whatever a
+ * state file written before `routing` was checked against `cni` may say.
+ */
+export function effectiveRouting(config: LocalClusterConfig): RoutingMode {
+  return config.spec.cni === "conform" ? config.spec.routing : "native";
+}
 
 export function defaultLocalConfig(): LocalClusterConfig {
   return localClusterConfigSchema.parse({ apiVersion: "conform.dev/v1alpha1", kind: "LocalCluster", metadata: {} });

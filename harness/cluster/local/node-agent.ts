@@ -101,6 +101,21 @@ export function agentLogFiles(stateDir: string, node: string): string[] {
     .filter((f) => existsSync(f));
 }
 
+/** PIDs of the agent containers the kubelet of `node` runs now (from its pid files; normally one). */
+export function agentContainerPids(stateDir: string, node: string): number[] {
+  const root = podPaths.root(nodeDir(stateDir, node));
+  if (!existsSync(root)) return [];
+  const pids: number[] = [];
+  for (const d of readdirSync(root)) {
+    if (!d.startsWith(`${AGENT_NAMESPACE}_${AGENT_DAEMONSET}-`)) continue;
+    const file = podPaths.containerPidFile(join(root, d), "agent");
+    if (!existsSync(file)) continue;
+    const pid = (JSON.parse(readFileSync(file, "utf8")) as { pid?: number }).pid;
+    if (typeof pid === "number" && existsSync(`/proc/${pid}`)) pids.push(pid);
+  }
+  return pids;
+}
+
 /** The last `lines` lines of a node's agent log(s), for test and start-up failure messages. */
 export function agentLogTail(stateDir: string, node: string, lines = 20): string {
   const files = agentLogFiles(stateDir, node);

@@ -15,7 +15,7 @@ import type { AcquireOptions, ClusterHandle, ClusterProvider, RunnerCapabilities
 import { ClusterProviderError } from "../provider.js";
 import { agentAddresses, AgentConvergence, AgentFlowSource } from "./agent-flows.js";
 import type { PolicyLister } from "./agent-flows.js";
-import { defaultLocalConfig, loadLocalConfig } from "./config.js";
+import { defaultLocalConfig, effectiveRouting, loadLocalConfig } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { downCluster } from "./down.js";
 import { CLUSTER_NAME_RE, netnsNames } from "./names.js";
@@ -34,8 +34,7 @@ export function localCapabilities(config: LocalClusterConfig): RunnerCapabilitie
   const agent = config.spec.cni === "conform";
   return {
     nodes: config.spec.nodes,
-    // ptp installs one route per pod: native routing whatever the config says.
-    routingMode: agent ? config.spec.routing : "native",
+    routingMode: effectiveRouting(config),
     encryption: "none",
     kubeProxyReplacement: agent,
     policyEnforcement: agent,

@@ -79,9 +79,18 @@ export async function createWorld(cluster: string): Promise<void> {
   await ipBatch(Object.values(WORLD_HOSTS).map((a) => `addr add ${a}/32 dev lo`), ns);
 }
 
-/** Routes every node's pod CIDR via that node's underlay address, in every other netns. */
-export async function routePodCidrs(cluster: string, nodes: readonly { name: string; index: number; podCIDR: string }[], world: boolean): Promise<void> {
-  const targets = [cpNetns(cluster), ...(world ? [netnsNames.world(cluster)] : []), ...nodes.map((n) => netnsNames.node(cluster, n.name))];
+/**
+ * Routes every node's pod CIDR via that node's underlay address, like the underlay's router:
+ * in the control plane and world netns always (traffic between pods and the outside is not
+ * tunnelled, nor masqueraded, in either mode), and in the other nodes only with native routing —
+ * in tunnel mode nodes reach each other's pods through the agents' VXLAN devices alone.
+ */
+export async function routePodCidrs(
+  cluster: string,
+  nodes: readonly { name: string; index: number; podCIDR: string }[],
+  opts: { readonly world: boolean; readonly betweenNodes: boolean },
+): Promise<void> {
+  const targets = [cpNetns(cluster), ...(opts.world ? [netnsNames.world(cluster)] : []), ...(opts.betweenNodes ? nodes.map((n) => netnsNames.node(cluster, n.name)) : [])];
   for (const ns of targets) {
     const lines = nodes.filter((n) => netnsNames.node(cluster, n.name) !== ns).map((n) => `route replace ${n.podCIDR} via ${nodeIP(n.index)}`);
     await ipBatch(lines, ns);

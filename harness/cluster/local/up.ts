@@ -12,6 +12,7 @@ import { spawnDetached } from "../../util/exec.js";
 import { isAlive } from "../../util/processes.js";
 import { readTail } from "../../util/files.js";
 import { StopWaiting, waitFor } from "../../util/wait.js";
+import { effectiveRouting } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { logFile, startComponent } from "./control-plane.js";
 import type { ControlPlaneComponent, ControlPlaneInput } from "./control-plane.js";
@@ -169,14 +170,18 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
       // The agents need the CRDs before they can allocate identities; started earlier they would
       // only crash and sit in CrashLoopBackOff.
       await crds;
-      await applyObjects(kc, agentDeployObjects({ cluster: name }));
+      await applyObjects(kc, agentDeployObjects({ cluster: name, settings: { routing: effectiveRouting(config) } }));
       mark("agent-applied");
     }
 
     const nodes = await waitForPodCidrs(kc, state, opts.signal);
     for (const n of state.nodes) n.podCIDR = nodes.get(n.name);
     writeState(state);
-    await routePodCidrs(name, state.nodes.map((n) => ({ name: n.name, index: n.index, podCIDR: n.podCIDR ?? "" })), config.spec.world);
+    await routePodCidrs(
+      name,
+      state.nodes.map((n) => ({ name: n.name, index: n.index, podCIDR: n.podCIDR ?? "" })),
+      { world: config.spec.world, betweenNodes: effectiveRouting(config) === "native" },
+    );
     if (config.spec.cni === "ptp") for (const n of state.nodes) writePtpConfig(stateDir, n);
     if (config.spec.world) Object.assign(state.pids, startWorld(name, stateDir));
     writeState(state);
