@@ -59,6 +59,8 @@ const onSignal = (sig: NodeJS.Signals): void => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+/** What main() is doing, for the message when it fails or is interrupted. */
+let stage = "starting";
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const checkAbort = (): void => {
   if (abort.signal.aborted) throw new StopWaiting("interrupted");
@@ -156,6 +158,7 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
 }
 
 async function main(): Promise<void> {
+  stage = "bringing the cluster up";
   const t0 = Date.now();
   const up = await upCluster({ name, config, signal: abort.signal });
   const upMs = Date.now() - t0;
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
   const rssIdle = await sampleRss(agents);
 
   // 1. 500 endpoints.
+  stage = "creating 500 pods and waiting for their endpoints";
   const podObjects = pods();
   const tPods = Date.now();
   await applyAll(kc, namespaces(), { concurrency: 1, signal: abort.signal });
@@ -198,12 +202,14 @@ async function main(): Promise<void> {
   const rssEndpoints = await sampleRss(agents);
 
   // 2. apply→enforced with no policy loaded.
+  stage = "timing changes with 0 rules";
   const idle = await timeSteps(kc, agents, "0 rules");
   await deleteLatencyPolicies(kc);
   await converge(kc, agents, 60_000);
   await assertPolicies(kc, agents, 0);
 
   // 3. 2,000 rules.
+  stage = "applying 2,000 rules and waiting for convergence";
   const load = loadPolicies();
   const rules = load.reduce((n, p) => n + ruleCount(p), 0);
   assert.equal(rules, 2000, "rules in the load");
@@ -216,6 +222,7 @@ async function main(): Promise<void> {
   const rssLoaded = await sampleRss(agents);
 
   // 4. apply→enforced on top of the load.
+  stage = "timing changes on top of 2,000 rules";
   const loaded = await timeSteps(kc, agents, "2,000 rules");
   await converge(kc, agents, 120_000);
   const entriesAfter = await assertPolicies(kc, agents, load.length + Math.ceil(STEPS / 2));
@@ -260,7 +267,7 @@ try {
   await main();
 } catch (err) {
   process.exitCode = 1;
-  console.error(abort.signal.aborted ? "interrupted" : (err as Error).stack ?? String(err));
+  console.error(`${abort.signal.aborted ? "interrupted" : "failed"} while ${stage}${abort.signal.aborted ? "" : `: ${(err as Error).stack ?? String(err)}`}`);
 } finally {
   await cleanUp();
 }

@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { identityLabels } from "../identity/pod-identity.js";
+import { cidrIdentityLabels } from "../identity/local-identity.js";
+import { LOCAL_IDENTITY_SCOPE } from "../identity/reserved.js";
+import { compilePolicies } from "../policy/compile.js";
 import { parsePolicy } from "../policy/parse-policy.js";
+import { collectCidrPrefixes } from "../policy/references.js";
+import type { EndpointInput, IdentityInput, ParsedPolicy } from "../policy/types.js";
 import { DEFAULT_SHAPE, latencyStep, loadPolicies, namespaces, percentile, pods, ruleCount, RULES_PER_POLICY } from "./scale-workload.js";
 
 test("the default shape is 500 pods over 100 label sets and 2,000 rules in 500 policies", () => {
@@ -46,4 +52,30 @@ test("percentile is nearest-rank", () => {
   assert.equal(percentile(xs, 100), 20);
   assert.equal(percentile([7], 95), 7);
   assert.throws(() => percentile([], 50));
+});
+
+/** cf_policy_v1's max_entries (bpf/lib/policy.h): one map shared by every endpoint of a node. */
+const POLICY_MAP_ENTRIES = 262_144;
+
+test("the load fits a node's policy map even with all 500 endpoints on one node", () => {
+  const nsByName = new Map(namespaces().map((n) => [n.metadata?.name ?? "", n]));
+  const identities = new Map<string, IdentityInput>();
+  const endpoints: EndpointInput[] = [];
+  for (const pod of pods()) {
+    const labels = identityLabels(pod as Parameters<typeof identityLabels>[0], nsByName.get(pod.metadata?.namespace ?? ""));
+    const key = JSON.stringify(labels);
+    if (!identities.has(key)) identities.set(key, { id: 256 + identities.size, labels, namedPorts: { http: [{ port: 8080, protocol: "TCP" }] } });
+    const id = identities.get(key)!.id;
+    endpoints.push({ epId: endpoints.length + 1, namespace: pod.metadata?.namespace ?? "", podName: pod.metadata?.name ?? "", identity: id, labels, namedPorts: { http: { port: 8080, protocol: "TCP" } } });
+  }
+  const policies = loadPolicies().map((o) => {
+    const r = parsePolicy({ ...o, metadata: { ...o.metadata, uid: "u" } });
+    assert.ok(r.ok);
+    return r.policy;
+  });
+  const cidrs = collectCidrPrefixes(policies as ParsedPolicy[]).map((p, i) => ({ id: LOCAL_IDENTITY_SCOPE | (i + 1), labels: cidrIdentityLabels(p) }));
+  const { stats } = compilePolicies({ policies, endpoints, identities: [...identities.values(), ...cidrs] });
+  assert.equal(stats.elements, 2000);
+  // Half the map at most: a full map fails endpoints closed, and the bench would time a failure.
+  assert.ok(stats.entries < POLICY_MAP_ENTRIES / 2, `${stats.entries} policy entries for 500 endpoints`);
 });

@@ -57,6 +57,8 @@ export function pods(shape: ScaleShape = DEFAULT_SHAPE): KubernetesObject[] {
           },
           spec: {
             terminationGracePeriodSeconds: 0,
+            // Like a Deployment with a spread constraint: each app's pods evenly over the nodes.
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: appName(a) } } }],
             containers: [{ name: "main", image: "conform/probe:v1", command: [...SLEEPER_COMMAND], ports: [{ name: "http", containerPort: 8080 }] }],
           },
         } as KubernetesObject);
@@ -131,7 +133,7 @@ export function loadPolicies(shape: ScaleShape = DEFAULT_SHAPE): KubernetesObjec
             cnp(ns, name, {
               endpointSelector: subject,
               ingressDeny: [{ fromEndpoints: [peer(0)], toPorts: [tcp(22)] }, { fromEndpoints: [peer(1)], toPorts: [tcp(port(1))] }],
-              ingress: [{ fromEntities: ["cluster"], toPorts: [tcp(9000, 9015)] }, { fromEndpoints: [peer(2)], toPorts: [tcp(port(2))] }],
+              ingress: [{ fromEntities: ["cluster"], toPorts: [tcp(9000, 9001)] }, { fromEndpoints: [peer(2)], toPorts: [tcp(port(2))] }],
             }),
           );
           break;
