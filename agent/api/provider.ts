@@ -14,6 +14,8 @@ export const AgentStatusSchema = z.looseObject({
   ready: z.boolean(),
   /** Highest policy revision the agent has computed (it increases on every policy change). */
   policyRevision: z.number().int().nonnegative(),
+  /** The agent's process id (as the host sees it: local agents share the host's PID namespace), for RSS and profiling. */
+  pid: z.number().int().positive().optional(),
   message: z.string().optional(),
 });
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;

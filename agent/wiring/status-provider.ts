@@ -51,6 +51,7 @@ export class AgentStatusSource implements AgentStatusProvider {
       version: this.src.version,
       ready,
       policyRevision: this.src.revision(),
+      pid: process.pid,
       ...(ready ? {} : { message: "waiting for the first policy state" }),
     };
   }

@@ -157,7 +157,7 @@ test("status provider: endpoint enforcement from the compile, realized revision 
     clusterIdentities: () => [{ id: CHECKER.identity, labels: podLabels("health-checker") }],
     cidrIdentities: () => [],
   });
-  assert.deepEqual(provider.status(), { nodeName: "node2", version: "0.1.0", ready: true, policyRevision: 3 });
+  assert.deepEqual(provider.status(), { nodeName: "node2", version: "0.1.0", ready: true, policyRevision: 3, pid: process.pid });
   assert.deepEqual(provider.endpoints(), [
     {
       id: PAYMENT.id,

@@ -32,6 +32,8 @@ export const localClusterConfigSchema = z.strictObject({
       routing: z.enum(ROUTING_MODES).optional(),
       podCIDR: cidr.default("10.244.0.0/16"),
       nodeCIDRMaskSize: z.int().min(16).max(28).default(24),
+      /** Pod capacity of each node (the kubelet's maxPods); more than ~250 also needs a wider nodeCIDRMaskSize. */
+      maxPods: z.int().min(1).max(4000).default(110),
       serviceCIDR: cidr.default("10.96.0.0/16"),
       /** A "world" netns outside the cluster serving HTTP, TCP/UDP echo and DNS on 203.0.113.0/24. */
       world: z.boolean().default(true),

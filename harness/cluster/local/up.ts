@@ -245,6 +245,7 @@ function startKubelet(cluster: string, node: NodeRecord, stateDir: string, caCer
         repoRoot,
         labels: { "conform.dev/node-index": String(node.index), "conform.dev/cni": config.spec.cni },
         kubernetesVersion: kubernetesVersion(),
+        maxPods: config.spec.maxPods,
       },
       null,
       2,
