@@ -25,7 +25,7 @@ async function once(record: boolean): Promise<{ seconds: number; cells: number; 
     audit: false,
     reporters: ["json"],
     outputDir: outDir,
-    parallel: 1,
+    parallel: 4,
     stdout: quiet,
     stderr: quiet,
     onPhase: (_scenario, phase, ms) => {
