@@ -2,10 +2,9 @@
  * The API-server side of the scale bench: applying hundreds of objects with a few requests in
  * flight, listing policies as the agents name them, and counting the bench's pods by phase.
  */
-import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { apiErrorMessage, applyObjects } from "../../harness/kube/apply.js";
-import type { PolicyLister } from "../../harness/cluster/local/agent-flows.js";
 import { BENCH_LABEL, BENCH_LABEL_VALUE } from "./scale-workload.js";
 
 /**
@@ -32,19 +31,7 @@ export async function applyAll(
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
 }
 
-/** The policies the API server holds, `Kind/namespace/name` as the agents' `/v1/policy` names them. */
-export function policyLister(kc: KubeConfig): PolicyLister {
-  const net = kc.makeApiClient(NetworkingV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  type Item = { metadata?: { name?: string; namespace?: string } };
-  const names = (kind: string, items: readonly Item[] | undefined): string[] => (items ?? []).map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name ?? ""}`);
-  const cilium = async (plural: string): Promise<Item[]> => ((await custom.listClusterCustomObject({ group: "cilium.io", version: "v2", plural })) as { items?: Item[] }).items ?? [];
-  return async () => [
-    ...names("NetworkPolicy", (await net.listNetworkPolicyForAllNamespaces()).items),
-    ...names("CiliumNetworkPolicy", await cilium("ciliumnetworkpolicies")),
-    ...names("CiliumClusterwideNetworkPolicy", await cilium("ciliumclusterwidenetworkpolicies")),
-  ];
-}
+export { kubePolicyLister as policyLister } from "../../harness/cluster/local/agent-flows.js";
 
 export interface PodCensus {
   readonly total: number;

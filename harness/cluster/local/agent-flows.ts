@@ -7,6 +7,8 @@ import { agentApiSocketPath } from "../../../agent/api/paths.js";
 import { AgentStatusSchema, PolicyStatusSchema } from "../../../agent/api/provider.js";
 import type { PolicyStatus } from "../../../agent/api/provider.js";
 import type { FlowLine } from "../../../agent/observer/flow.js";
+import { CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { FlowRecord } from "../../report/model.js";
 import { matchesAnyFilter } from "../../runner/flow-match.js";
 import { waitFor } from "../../util/wait.js";
@@ -75,6 +77,20 @@ export class AgentFlowSource implements FlowSource {
 
 /** Names the API server holds, `Kind/namespace/name` (namespace empty for clusterwide). */
 export type PolicyLister = () => Promise<string[]>;
+
+/** The policies the API server holds, named as the agents' `/v1/policy` lists them. */
+export function kubePolicyLister(kc: KubeConfig): PolicyLister {
+  const net = kc.makeApiClient(NetworkingV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  type Item = { metadata?: { name?: string; namespace?: string } };
+  const names = (kind: string, items: readonly Item[] | undefined): string[] => (items ?? []).map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name ?? ""}`);
+  const cilium = async (plural: string): Promise<Item[]> => ((await custom.listClusterCustomObject({ group: "cilium.io", version: "v2", plural })) as { items?: Item[] }).items ?? [];
+  return async () => [
+    ...names("NetworkPolicy", (await net.listNetworkPolicyForAllNamespaces()).items),
+    ...names("CiliumNetworkPolicy", await cilium("ciliumnetworkpolicies")),
+    ...names("CiliumClusterwideNetworkPolicy", await cilium("ciliumclusterwidenetworkpolicies")),
+  ];
+}
 
 export interface AgentConvergenceOptions {
   /** How long desiredRevision waits for every agent to hold the API server's policies. */

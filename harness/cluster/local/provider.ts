@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { release as kernelRelease } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../../kube/client.js";
 import { NetnsProbeExecutor } from "../../probe/netns-executor.js";
@@ -13,8 +13,7 @@ import { canonicalJson } from "../../spec/manifests.js";
 import { kubernetesVersion } from "../existing/cluster-facts.js";
 import type { AcquireOptions, ClusterHandle, ClusterProvider, RunnerCapabilities } from "../provider.js";
 import { ClusterProviderError } from "../provider.js";
-import { agentAddresses, AgentConvergence, AgentFlowSource } from "./agent-flows.js";
-import type { PolicyLister } from "./agent-flows.js";
+import { agentAddresses, AgentConvergence, AgentFlowSource, kubePolicyLister } from "./agent-flows.js";
 import { defaultLocalConfig, effectiveRouting, loadLocalConfig } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { downCluster } from "./down.js";
@@ -141,20 +140,6 @@ export class LocalProvider implements ClusterProvider {
 function agentServices(name: string, state: ClusterState, kc: KubeConfig): Pick<ClusterHandle, "flowSource" | "convergence"> {
   const agents = agentAddresses(name, state.nodes.map((n) => n.name));
   return { flowSource: new AgentFlowSource(agents), convergence: new AgentConvergence(agents, kubePolicyLister(kc)) };
-}
-
-/** The policies the API server holds, named as the agents' `/v1/policy` names them. */
-function kubePolicyLister(kc: KubeConfig): PolicyLister {
-  const net = kc.makeApiClient(NetworkingV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  type Item = { metadata?: { name?: string; namespace?: string } };
-  const names = (kind: string, items: readonly Item[] | undefined): string[] => (items ?? []).map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name ?? ""}`);
-  const cilium = async (plural: string): Promise<Item[]> => ((await custom.listClusterCustomObject({ group: "cilium.io", version: "v2", plural })) as { items?: Item[] }).items ?? [];
-  return async () => [
-    ...names("NetworkPolicy", (await net.listNetworkPolicyForAllNamespaces()).items),
-    ...names("CiliumNetworkPolicy", await cilium("ciliumnetworkpolicies")),
-    ...names("CiliumClusterwideNetworkPolicy", await cilium("ciliumclusterwidenetworkpolicies")),
-  ];
 }
 
 /** The bundled agent is built from this checkout, so it carries the package version. */
