@@ -36,6 +36,7 @@ import { buildIpcache } from "./sync/ipcache-build.js";
 import { DebouncedTask } from "./sync/debounced-task.js";
 import { PolicySync } from "./sync/policy-sync.js";
 import { datapathEventSource } from "./wiring/event-source.js";
+import { hostEndpointInput, hostFirewallConfigSchema, startHostFirewall } from "./wiring/host-firewall.js";
 import { AgentObserverContext } from "./wiring/observer-context.js";
 import { AgentStatusSource } from "./wiring/status-provider.js";
 import { AGENT_VERSION } from "./wiring/version.js";
@@ -72,6 +73,8 @@ export const agentConfigSchema = cniAgentConfigSchema.extend({
       flowCapacity: z.number().int().min(1).max(1_000_000).default(DEFAULT_FLOW_CAPACITY),
     })
     .prefault({}),
+  /** Host policies (CCNP nodeSelector) on this node: agent/wiring/host-firewall.ts. */
+  hostFirewall: hostFirewallConfigSchema,
   /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
   apiServerAddresses: z.array(z.ipv4()).optional(),
 });
@@ -302,8 +305,11 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     const recorded = new Map<number, number>();
     const statusFile = join(parsed.stateDir, POLICY_STATUS_FILE);
     mkdirSync(dirname(statusFile), { recursive: true });
+    // Host firewall: set once the Node is in the cache (below), read at every compile.
+    const host = { on: false };
     const policySync = new PolicySync({
       datapath,
+      host: () => (host.on ? hostEndpointInput(parsed.nodeName, nodes.get(parsed.nodeName) as V1Node | undefined) : undefined),
       engine: { enforcementMode: parsed.policy.enforcementMode, auditMode: parsed.policy.auditMode, allowLocalhost: parsed.policy.allowLocalhost, clusterName },
       endpoints: () => tracker.endpoints(),
       identities: () => identityInputs(cni.caches.identities, ceps),
@@ -336,7 +342,8 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     if (identities) {
       identities.on({ add: () => policySync.trigger(), update: () => policySync.trigger(), delete: () => policySync.trigger() }, { replay: false });
     }
-    nodes.on({ add: () => ipcache.trigger(), update: () => ipcache.trigger(), delete: () => ipcache.trigger() }, { replay: false });
+    // Node labels are the host endpoint's (nodeSelector), so node changes recompile policy too.
+    nodes.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
     // CEPs carry identities of remote pods (ipcache) and named ports (egress named-port rules).
     ceps.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
     tracker.onChange(async () => {
@@ -347,6 +354,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     });
 
     await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : [])]);
+    host.on = startHostFirewall(datapath, parsed.hostFirewall, nodes.get(parsed.nodeName) as V1Node | undefined, parsed.nodeIP, log);
     await ipcache.flush();
     await policySync.flush();
     if (!policySync.started) throw new Error("the first policy state could not be applied (see the log above)");
