@@ -40,6 +40,7 @@ import { VXLAN_DEVICE } from "./tunnel/plan.js";
 import { TunnelSync } from "./tunnel/tunnel-sync.js";
 import { removeVxlanDevice, tunnelPodMtu } from "./tunnel/vxlan-device.js";
 import { datapathEventSource } from "./wiring/event-source.js";
+import { hostEndpointInput, hostFirewallConfigSchema, startHostFirewall } from "./wiring/host-firewall.js";
 import { AgentObserverContext } from "./wiring/observer-context.js";
 import { AgentStatusSource } from "./wiring/status-provider.js";
 import { AGENT_VERSION } from "./wiring/version.js";
@@ -83,6 +84,8 @@ export const agentConfigSchema = cniAgentConfigSchema.extend({
    * is set; `native`: the network already routes every node's pod CIDR, the agent adds nothing.
    */
   routing: z.enum(["tunnel", "native"]).default("tunnel"),
+  /** Host policies (CCNP nodeSelector) on this node: agent/wiring/host-firewall.ts. */
+  hostFirewall: hostFirewallConfigSchema,
   /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
   apiServerAddresses: z.array(z.ipv4()).optional(),
 });
@@ -343,8 +346,11 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     const recorded = new Map<number, number>();
     const statusFile = join(parsed.stateDir, POLICY_STATUS_FILE);
     mkdirSync(dirname(statusFile), { recursive: true });
+    // Host firewall: set once the Node is in the cache (below), read at every compile.
+    const host = { on: false };
     const policySync = new PolicySync({
       datapath,
+      host: () => (host.on ? hostEndpointInput(parsed.nodeName, nodes.get(parsed.nodeName) as V1Node | undefined) : undefined),
       engine: { enforcementMode: parsed.policy.enforcementMode, auditMode: parsed.policy.auditMode, allowLocalhost: parsed.policy.allowLocalhost, clusterName },
       endpoints: () => tracker.endpoints(),
       identities: () => identityInputs(cni.caches.identities, ceps),
@@ -377,14 +383,10 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     if (identities) {
       identities.on({ add: () => policySync.trigger(), update: () => policySync.trigger(), delete: () => policySync.trigger() }, { replay: false });
     }
-    nodes.on(
-      {
-        add: () => (ipcache.trigger(), tunnelTask.trigger()),
-        update: () => (ipcache.trigger(), tunnelTask.trigger()),
-        delete: () => (ipcache.trigger(), tunnelTask.trigger()),
-      },
-      { replay: false },
-    );
+    // Node labels are the host endpoint's (nodeSelector), so node changes recompile policy too;
+    // node addresses and pod CIDRs are the tunnel's peers.
+    const onNode = () => (ipcache.trigger(), tunnelTask.trigger(), policySync.trigger());
+    nodes.on({ add: onNode, update: onNode, delete: onNode }, { replay: false });
     // CEPs carry identities of remote pods (ipcache) and named ports (egress named-port rules).
     ceps.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
     tracker.onChange(async () => {
@@ -398,6 +400,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     // A node that cannot build its tunnel must not turn Ready.
     await tunnelTask.flush();
     if (tunnelFailure !== undefined) throw new Error(`the VXLAN tunnel could not be set up: ${errorMessage(tunnelFailure)}`);
+    host.on = startHostFirewall(datapath, parsed.hostFirewall, nodes.get(parsed.nodeName) as V1Node | undefined, parsed.nodeIP, log);
     await ipcache.flush();
     await policySync.flush();
     if (!policySync.started) throw new Error("the first policy state could not be applied (see the log above)");

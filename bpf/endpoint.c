@@ -4,228 +4,80 @@
  *   host-side ingress (packet leaves the pod)  -> cf_from_endpoint, the pod's egress
  *   host-side egress  (packet enters the pod)  -> cf_to_endpoint,   the pod's ingress
  *
- * Order of work for an IP packet of a known endpoint: parse, conntrack, then policy for
- * anything that is not a reply or a related ICMP error, then events and counters.
- * Original-direction packets of established connections are checked on every packet, so
- * revoking an allow cuts the connection on its next packet.
+ * The enforcement itself (conntrack, policy, events) is lib/enforce.h, shared with host.c.
+ * A pod's packet to the node's own address never crosses the underlay device, so its host
+ * ingress check (host policies) happens here, after the pod's own egress verdict.
  */
-#include "lib/common.h"
-#include "lib/drop.h"
-#include "lib/endpoint.h"
-#include "lib/ipcache.h"
-#include "lib/conntrack.h"
-#include "lib/parse.h"
-#include "lib/frag.h"
-#include "lib/policy.h"
-#include "lib/metrics.h"
-#include "lib/events.h"
-
-struct cf_ctx {
-	struct cf_pkt pkt;
-	struct cf_ct_key ct_key;
-	struct cf_policy_result pol;
-	__u32 ifindex;
-	__u32 ep_id;
-	__u32 ep_identity;
-	__u32 peer_identity;
-	__u16 ep_flags;
-	__u8 dir;
-	__u8 ct_state;
-	__u8 ev_flags;
-	/* The ipcache is consulted lazily: replies in sampled mode need no identity at all. */
-	__u8 peer_resolved;
-};
-
-static __always_inline void cf_resolve_peer(struct cf_ctx *c)
-{
-	const __be32 *addr;
-
-	if (c->peer_resolved)
-		return;
-	addr = c->dir == CF_DIR_EGRESS ? c->pkt.tuple.daddr : c->pkt.tuple.saddr;
-	c->peer_identity = cf_ipcache_identity(c->pkt.tuple.family, addr);
-	c->peer_resolved = 1;
-}
+#include "lib/enforce.h"
 
 /*
- * A BPF subprogram rather than inline: it is called from five places, and inlining each
- * copy made the hot path's code several times larger for work most packets never do.
+ * Host ingress for a pod's packet whose destination is this node (identity host): the host
+ * endpoint's ingress policy with the pod as peer, in the host endpoint's own conntrack. Runs
+ * only for original-direction packets the pod's egress let through, and only while a host
+ * policy enforces the node's ingress (one hash lookup otherwise). The context is switched to
+ * the host's view in place: a second one would not fit the stack.
  */
-static __noinline void cf_emit(struct cf_ctx *c, __u8 type, __u8 subtype, __u8 verdict, __u16 reason)
+static __always_inline int cf_host_ingress_from_pod(struct cf_ctx *c)
 {
-	struct cf_event *e;
-	int icmp;
+	struct cf_endpoint *host = cf_host_endpoint();
+	__u8 mode;
 
+	if (!host || host->ingress_mode == CF_MODE_NONE)
+		return TC_ACT_OK;
 	cf_resolve_peer(c);
-	e = cf_event_reserve(c->dir);
-	if (!e)
-		return;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = type;
-	e->subtype = subtype;
-	e->verdict = verdict;
-	e->direction = c->dir;
-	e->flags = c->ev_flags;
-	e->ct_state = c->ct_state;
-	e->proto = c->pkt.tuple.proto;
-	e->drop_reason = reason;
-	e->ifindex = c->ifindex;
-	e->ep_id = c->ep_id;
-	if (c->dir == CF_DIR_EGRESS) {
-		e->src_identity = c->ep_identity;
-		e->dst_identity = c->peer_identity;
-	} else {
-		e->src_identity = c->peer_identity;
-		e->dst_identity = c->ep_identity;
-	}
-	if (type == CF_EVENT_POLICY_VERDICT || type == CF_EVENT_DROP) {
-		e->match_type = c->pol.match_type;
-		e->rule_ref = c->pol.rule_ref;
-		e->proxy_port = c->pol.proxy_port;
-	}
-	e->pkt_len = c->pkt.len;
-	__builtin_memcpy(e->saddr, c->pkt.tuple.saddr, 16);
-	__builtin_memcpy(e->daddr, c->pkt.tuple.daddr, 16);
-	icmp = c->pkt.tuple.proto == IPPROTO_ICMP || c->pkt.tuple.proto == IPPROTO_ICMPV6;
-	if (!icmp) {
-		e->sport = c->pkt.tuple.sport;
-		e->dport = c->pkt.tuple.dport;
-	}
-	e->tcp_flags = c->pkt.tcp_flags;
-	e->icmp_type = c->pkt.icmp_type;
-	e->icmp_code = c->pkt.icmp_code;
-	cf_event_submit(e);
-}
-
-static __always_inline __u8 cf_obs_point(const struct cf_ctx *c)
-{
-	return c->dir == CF_DIR_EGRESS ? CF_OBS_FROM_ENDPOINT : CF_OBS_TO_ENDPOINT;
-}
-
-/* first: this packet opens a connection or its reply direction (sampling mode 1). */
-static __always_inline int cf_forward(struct cf_ctx *c, int first)
-{
-	int audited = c->ev_flags & CF_EVF_AUDIT;
-
-	cf_metrics_add(c->dir, audited ? CF_METRIC_AUDIT : CF_METRIC_FORWARDED, c->pkt.len);
-	if (cfg_trace_mode == CF_TRACE_ALL || (cfg_trace_mode == CF_TRACE_FIRST && first))
-		cf_emit(c, CF_EVENT_TRACE, cf_obs_point(c), CF_EV_FORWARDED, 0);
-	return TC_ACT_OK;
-}
-
-static __always_inline int cf_drop(struct cf_ctx *c, __u16 reason)
-{
-	cf_metrics_add(c->dir, (__u8)reason, c->pkt.len);
-	cf_emit(c, CF_EVENT_DROP, (__u8)reason, CF_EV_DROPPED, reason);
-	return TC_ACT_SHOT;
-}
-
-static __always_inline int cf_is_frag_needed(const struct cf_pkt *p)
-{
-	return p->tuple.proto == IPPROTO_ICMP && p->icmp_type == ICMP_DEST_UNREACH &&
-	       p->icmp_code == ICMP_FRAG_NEEDED;
+	if (c->peer_identity != CF_ID_HOST)
+		return TC_ACT_OK;
+	mode = host->ingress_mode;
+	c->peer_identity = c->ep_identity;
+	c->ep_id = host->ep_id;
+	c->ep_identity = host->identity;
+	c->ep_flags = host->flags;
+	c->dir = CF_DIR_INGRESS;
+	c->obs_point = CF_OBS_TO_HOST;
+	c->ct_state = 0;
+	c->ev_flags &= CF_EVF_IPV6 | CF_EVF_FRAGMENT;
+	c->pol = (struct cf_policy_result){};
+	return cf_enforce_call(c, mode);
 }
 
 static __always_inline int cf_handle(struct __sk_buff *skb, __u8 dir)
 {
-	struct cf_ctx c = {};
 	struct cf_endpoint *ep;
-	struct cf_ct_entry *ct = NULL;
-	int ret, reopened = 0, from2, first;
-	__u16 reason;
-	__u64 now;
+	struct cf_ctx *c;
+	int ret, verdict = TC_ACT_OK;
 	__u8 mode;
 
 	ep = cf_endpoint_lookup(skb->ifindex);
 	if (!ep)
 		return TC_ACT_OK;
-	c.dir = dir;
-	c.ifindex = skb->ifindex;
-	c.ep_id = ep->ep_id;
-	c.ep_identity = ep->identity;
-	c.ep_flags = ep->flags;
+	c = cf_ctx_get();
+	if (!c)
+		return TC_ACT_OK;
+	c->dir = dir;
+	c->ifindex = skb->ifindex;
+	c->ep_id = ep->ep_id;
+	c->ep_identity = ep->identity;
+	c->ep_flags = ep->flags;
+	c->obs_point = dir == CF_DIR_EGRESS ? CF_OBS_FROM_ENDPOINT : CF_OBS_TO_ENDPOINT;
 	mode = dir == CF_DIR_INGRESS ? ep->ingress_mode : ep->egress_mode;
 
-	ret = cf_parse(skb, &c.pkt);
+	ret = cf_parse(skb, &c->pkt);
 	if (ret == CF_PARSE_NOT_IP)
 		return TC_ACT_OK;
 	if (ret < 0)
-		return cf_drop(&c, (__u16)-ret);
-	if (c.pkt.tuple.family == 6)
-		c.ev_flags |= CF_EVF_IPV6;
+		return cf_drop(c, (__u16)-ret);
+	if (c->pkt.tuple.family == 6)
+		c->ev_flags |= CF_EVF_IPV6;
 
-	if (c.pkt.control)
-		return cf_forward(&c, 0);
+	if (c->pkt.control)
+		return cf_forward(c, 0);
+	if (cf_restore_fragment(c, mode, &verdict))
+		return verdict;
 
-	if (c.pkt.later_frag) {
-		c.ev_flags |= CF_EVF_FRAGMENT;
-		if (cf_frag_restore(&c.pkt) < 0) {
-			if (mode == CF_MODE_NONE)
-				return cf_forward(&c, 0);
-			return cf_drop(&c, c.pkt.tuple.family == 4 ? CF_DROP_FIRST_LOGICAL_DATAGRAM_FRAGMENT_NOT_FOUND :
-								     CF_DROP_IP_FRAGMENTATION_NOT_SUPPORTED);
-		}
-	}
-
-	now = bpf_ktime_get_ns();
-
-	/* ICMP errors about a tracked connection pass like its replies. */
-	if (c.pkt.has_inner && cf_ct_is_related(&c.pkt.inner, c.ep_id, now)) {
-		c.ct_state = CF_CT_RELATED;
-		c.ev_flags |= CF_EVF_RELATED;
-		return cf_forward(&c, 1);
-	}
-
-	from2 = cf_ct_key_of(&c.ct_key, &c.pkt.tuple, c.ep_id);
-	c.ct_state = cf_ct_lookup(&c.ct_key, from2, c.pkt.tcp_flags, now, &ct, &reopened);
-	if (c.ct_state == CF_CT_REPLY && ct) {
-		c.ev_flags |= CF_EVF_REPLY;
-		first = cf_ct_update(ct, c.pkt.tuple.proto, 1, c.pkt.tcp_flags, now);
-		if (first)
-			c.ev_flags |= CF_EVF_NEW;
-		if (c.pkt.first_frag)
-			cf_frag_remember(&c.pkt);
-		return cf_forward(&c, first);
-	}
-
-	if (cfg_allow_icmp_frag_needed && cf_is_frag_needed(&c.pkt))
-		return cf_forward(&c, 1);
-
-	if (mode != CF_MODE_NONE) {
-		cf_resolve_peer(&c);
-		cf_policy_lookup(c.ep_id, dir, c.peer_identity, c.pkt.tuple.proto, c.pkt.policy_port,
-				 c.ep_flags & (dir == CF_DIR_INGRESS ? CF_EP_F_NO_DENY_INGRESS : CF_EP_F_NO_DENY_EGRESS),
-				 mode == CF_MODE_AUDIT, &c.pol);
-		if (c.pol.verdict != CF_VERDICT_ALLOW) {
-			reason = c.pol.verdict == CF_VERDICT_NONE ? CF_DROP_POLICY_DENIED : CF_DROP_POLICY_DENY;
-			if (mode != CF_MODE_AUDIT && c.pol.verdict != CF_VERDICT_AUDIT_DENY) {
-				cf_emit(&c, CF_EVENT_POLICY_VERDICT, 0, CF_EV_DROPPED, reason);
-				return cf_drop(&c, reason);
-			}
-			/* Audit: report what enforcement would have done, then forward. */
-			c.ev_flags |= CF_EVF_AUDIT;
-			if (c.ct_state == CF_CT_NEW || cfg_trace_mode == CF_TRACE_ALL)
-				cf_emit(&c, CF_EVENT_POLICY_VERDICT, 0, CF_EV_AUDIT, reason);
-		}
-	}
-
-	if (c.ct_state == CF_CT_NEW) {
-		c.ev_flags |= CF_EVF_NEW;
-		if (reopened && ct)
-			cf_ct_reopen(ct, from2, dir, c.pol.rule_ref, c.pkt.tcp_flags, now);
-		else if (cf_ct_create(&c.ct_key, from2, dir, c.pol.rule_ref, c.pkt.tcp_flags, now) < 0)
-			return cf_drop(&c, CF_DROP_CT_MAP_INSERTION_FAILED);
-		if (mode != CF_MODE_NONE && !(c.ev_flags & CF_EVF_AUDIT))
-			cf_emit(&c, CF_EVENT_POLICY_VERDICT, 0, CF_EV_FORWARDED, 0);
-		first = 1;
-	} else {
-		if (ct)
-			cf_ct_update(ct, c.pkt.tuple.proto, 0, c.pkt.tcp_flags, now);
-		first = 0;
-	}
-	if (c.pkt.first_frag)
-		cf_frag_remember(&c.pkt);
-	return cf_forward(&c, first);
+	verdict = cf_enforce_call(c, mode);
+	if (dir == CF_DIR_EGRESS && verdict == TC_ACT_OK && !(c->ev_flags & (CF_EVF_REPLY | CF_EVF_RELATED)))
+		verdict = cf_host_ingress_from_pod(c);
+	return verdict;
 }
 
 SEC("tc")

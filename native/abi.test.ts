@@ -23,6 +23,7 @@ import {
   Verdict,
   MAP_NAMES,
   ENDPOINT_GLOBALS,
+  HOST_ENDPOINT_KEY,
 } from "./abi.js";
 import { repoRoot } from "./paths.js";
 
@@ -67,6 +68,10 @@ test("TS constants equal the #defines of bpf/lib", () => {
     ["CF_EV_REDIRECTED", Verdict.redirected],
     ["CF_OBS_TO_ENDPOINT", TracePoint.toEndpoint],
     ["CF_OBS_FROM_ENDPOINT", TracePoint.fromEndpoint],
+    ["CF_OBS_TO_HOST", TracePoint.toHost],
+    ["CF_OBS_FROM_NETWORK", TracePoint.fromNetwork],
+    ["CF_OBS_TO_NETWORK", TracePoint.toNetwork],
+    ["CF_HOST_EP_KEY", HOST_ENDPOINT_KEY],
     ["CF_EVF_REPLY", EventFlag.reply],
     ["CF_EVF_AUDIT", EventFlag.audit],
     ["CF_EVF_NEW", EventFlag.new],

@@ -21,7 +21,18 @@ export const ENDPOINT_PROGRAMS = {
   toEndpoint: { name: "cf_to_endpoint", hook: "egress" },
 } as const;
 
-/** Load-time globals (`const volatile`) of bpf/endpoint.c. */
+/** Programs of bpf/host.c (host firewall) and the tc hook of the node's underlay device each belongs on. */
+export const HOST_PROGRAMS = {
+  /** Device ingress: packets from the network to the node (the host endpoint's ingress policy). */
+  fromNetdev: { name: "cf_from_netdev", hook: "ingress" },
+  /** Device egress: packets from the node to the network (the host endpoint's egress policy). */
+  toNetdev: { name: "cf_to_netdev", hook: "egress" },
+} as const;
+
+/** cf_endpoints_v1 key of the node's host endpoint (no device has ifindex 0). */
+export const HOST_ENDPOINT_KEY = 0;
+
+/** Load-time globals (`const volatile`) of bpf/endpoint.c (bpf/host.c has the same). */
 export const ENDPOINT_GLOBALS = {
   traceMode: "cfg_trace_mode",
   allowIcmpFragNeeded: "cfg_allow_icmp_frag_needed",
@@ -76,7 +87,7 @@ export const Verdict = { forwarded: 1, dropped: 2, audit: 4, redirected: 5 } as 
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
 /** cf_event.subtype of TRACE events (raw Cilium observation points). */
-export const TracePoint = { toEndpoint: 0, fromEndpoint: 5 } as const;
+export const TracePoint = { toEndpoint: 0, toHost: 2, fromEndpoint: 5, fromNetwork: 10, toNetwork: 11 } as const;
 
 /** cf_event.ct_state = Cilium trace reason (Hubble's trace_reason is this + 1). */
 export const CtState = { new: 0, established: 1, reply: 2, related: 3 } as const;

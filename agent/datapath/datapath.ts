@@ -14,6 +14,7 @@ import type { DatapathHook, Endpoint } from "../endpoint/types.js";
 import { createLogger, type Logger } from "../k8s/log.js";
 import type { PolicyDiff, PolicyState } from "../policy/index.js";
 import { EndpointAttacher } from "./endpoint-attach.js";
+import { attachHostPrograms, detachHostPrograms } from "./host-attach.js";
 import { normalizeIpcache, type IpcacheEntry } from "./ipcache-plan.js";
 import { loadDatapathObject, parseDatapathConfig, type DatapathConfig, type DatapathConfigInput } from "./loader.js";
 import { desiredFromState, patchDesired, planPolicyWrites } from "./policy-plan.js";
@@ -39,6 +40,16 @@ export interface DatapathStartReport {
   readonly ipcacheEntries: number;
 }
 
+/** The node's host endpoint as attachHost() takes it. */
+export interface HostAttachOptions {
+  /** Underlay device carrying the node's address (eth0 of a local node). */
+  readonly device: string;
+  /** The node's IPv4 (InternalIP), for cf_endpoints_v1.ipv4. */
+  readonly ipv4: string;
+  /** The host endpoint id its policy entries carry (agent: HOST_ENDPOINT_ID of agent/policy). */
+  readonly epId: number;
+}
+
 export interface PolicyApplyReport extends PolicyApplyStats {
   /** The revision written to every endpoint whose policy is now fully realized. */
   readonly revision: number;
@@ -62,6 +73,8 @@ export class Datapath implements DatapathHook {
   readonly #revisions = new Map<number, bigint>();
   #lastRevision = 0;
   #haveFullState = false;
+  #hostObj: BpfObject | undefined;
+  #host: { epId: number; ifindex: number; device: string } | undefined;
 
   constructor(opts: DatapathOptions) {
     this.config = parseDatapathConfig(opts.config);
@@ -131,6 +144,39 @@ export class Datapath implements DatapathHook {
   /** After a restart's restore: drop endpoint entries (and tc filters) of ids not in `live`. */
   pruneEndpoints(live: Iterable<number>): number[] {
     return this.#started().attacher.prune(new Set(live));
+  }
+
+  // --- host endpoint (host firewall) ---------------------------------------------------------
+
+  /**
+   * Load bpf/host.o (once; it shares the pinned maps) and put it on `device`, then register the
+   * host endpoint under cf_endpoints_v1[HOST_ENDPOINT_KEY]. Until a policy state names the host
+   * its modes are 0: the node's traffic is tracked, never enforced. Idempotent (re-attach =
+   * in-place replace, entry rewritten only when it changes).
+   */
+  attachHost(opts: HostAttachOptions): void {
+    const { attacher } = this.#started();
+    if (!this.#hostObj) this.#hostObj = loadDatapathObject(this.config, "host").obj;
+    const ifindex = attachHostPrograms(this.#hostObj, opts.device, this.#netns);
+    if (this.#host && this.#host.ifindex !== ifindex) detachHostPrograms(this.#host.ifindex, this.#netns);
+    if (this.#host && this.#host.epId !== opts.epId) attacher.unregisterHost(this.#host.epId);
+    this.#host = { epId: opts.epId, ifindex, device: opts.device };
+    attacher.registerHost(opts.epId, opts.ipv4);
+    this.#log.info("host firewall attached", { device: opts.device, ifindex, ep: opts.epId });
+  }
+
+  /** Remove the host programs and the host endpoint's entry (its policy entries follow the state). */
+  detachHost(): void {
+    const { attacher } = this.#started();
+    if (!this.#host) return;
+    detachHostPrograms(this.#host.ifindex, this.#netns);
+    attacher.unregisterHost(this.#host.epId);
+    this.#host = undefined;
+  }
+
+  /** Where the host firewall is attached, if it is. */
+  get host(): { readonly epId: number; readonly ifindex: number; readonly device: string } | undefined {
+    return this.#host;
   }
 
   // --- desired state --------------------------------------------------------------------------
@@ -221,6 +267,9 @@ export class Datapath implements DatapathHook {
   close(): void {
     this.#obj?.close();
     this.#obj = undefined;
+    this.#hostObj?.close();
+    this.#hostObj = undefined;
+    this.#host = undefined;
     this.#attacher = undefined;
     this.#policy = undefined;
     this.#ipcache = undefined;

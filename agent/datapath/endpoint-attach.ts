@@ -6,7 +6,7 @@
  * The entry is written only when its content changes, so a restore after an agent restart
  * (attachEndpoint on every live endpoint) rewrites nothing that is already right.
  */
-import { BpfError, ENDPOINT_PROGRAMS, ifIndex, tcAttach, tcDetach, type BpfObject, type TcHook, type TypedMap } from "../../native/index.js";
+import { BpfError, ENDPOINT_PROGRAMS, HOST_ENDPOINT_KEY, ReservedIdentity, ifIndex, tcAttach, tcDetach, type BpfObject, type TcHook, type TypedMap } from "../../native/index.js";
 import type { CfEndpoint } from "../../native/codecs.js";
 import type { DatapathHook, Endpoint } from "../endpoint/types.js";
 import type { Logger } from "../k8s/log.js";
@@ -151,6 +151,22 @@ export class EndpointAttacher implements DatapathHook {
     this.d.counters.endpointWrites++;
   }
 
+  /**
+   * The node's host endpoint: its entry lives under HOST_ENDPOINT_KEY (no device), and sync()
+   * keeps it like a pod's. The programs on the underlay device are host-attach.ts's business.
+   */
+  registerHost(epId: number, ipv4: string): void {
+    this.attached.set(epId, { epId, ifindex: HOST_ENDPOINT_KEY, ifName: "(host)", identity: ReservedIdentity.host, ipv4 });
+    this.sync(epId);
+  }
+
+  unregisterHost(epId: number): void {
+    const a = this.attached.get(epId);
+    if (a?.ifindex !== HOST_ENDPOINT_KEY) return;
+    this.attached.delete(epId);
+    this.#deleteEntry(HOST_ENDPOINT_KEY);
+  }
+
   /** The entry as the kernel holds it. */
   read(epId: number): CfEndpoint | undefined {
     const a = this.attached.get(epId);
@@ -161,7 +177,8 @@ export class EndpointAttacher implements DatapathHook {
   prune(live: ReadonlySet<number>): number[] {
     const removed: number[] = [];
     for (const [ifindex, v] of [...this.mirror]) {
-      if (live.has(v.epId)) continue;
+      // The host endpoint is no pod: attachHost re-registers it, detachHost removes it.
+      if (live.has(v.epId) || ifindex === HOST_ENDPOINT_KEY) continue;
       this.#deleteEntry(ifindex);
       try {
         for (const h of HOOKS) tcDetach({ ifindex, hook: h.hook, priority: TC_PRIORITY, handle: TC_HANDLE, ...(this.d.netns ? { netns: this.d.netns } : {}) });

@@ -23,6 +23,8 @@ export const datapathConfigSchema = z.strictObject({
   pinDir: z.string().startsWith("/").optional(),
   /** Default: bpf/build/endpoint.o of this checkout. */
   objectPath: z.string().startsWith("/").optional(),
+  /** Default: bpf/build/host.o of this checkout (the host firewall, loaded by attachHost). */
+  hostObjectPath: z.string().startsWith("/").optional(),
   traceMode: z.enum(["every-packet", "first-per-connection", "none"]).default("first-per-connection"),
   allowIcmpFragNeeded: z.boolean().default(true),
   /** 0 = wake the event reader on every event. */
@@ -85,9 +87,14 @@ export function preparePinDir(cfg: DatapathConfig): string {
   return dir;
 }
 
-export function loadDatapathObject(cfg: DatapathConfig): LoadedDatapath {
+/**
+ * Load bpf/endpoint.o (`which: "endpoint"`) or bpf/host.o (`"host"`). Both pin the same maps in
+ * the same directory, so the second load reuses the first's maps: one policy table, conntrack
+ * and ring buffer for pods and host.
+ */
+export function loadDatapathObject(cfg: DatapathConfig, which: "endpoint" | "host" = "endpoint"): LoadedDatapath {
   const pinDir = preparePinDir(cfg);
-  const objectPath = cfg.objectPath ?? bpfObjectPath("endpoint");
+  const objectPath = which === "host" ? (cfg.hostObjectPath ?? bpfObjectPath("host")) : (cfg.objectPath ?? bpfObjectPath("endpoint"));
   const obj = BpfObject.load(objectPath, {
     pinDir,
     pinMaps: (name) => (Object.values(MAP_NAMES) as string[]).includes(name),

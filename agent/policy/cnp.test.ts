@@ -40,9 +40,9 @@ describe("endpointSelector", () => {
     for (const pod of ["prod/db", "dev/client", "kube-system/dns"]) assert.equal(w.at(pod, "ingress", WORLD, TCP, 80).verdict, "DROPPED", pod);
   });
 
-  test("CCNP nodeSelector rules are reported and ignored (host firewall not supported yet)", () => {
+  test("CCNP nodeSelector rules select the host endpoint only, never pods (host.test.ts)", () => {
     const w = buildWorld([ccnp("host", { nodeSelector: {}, ingress: [{}] })]);
-    assert.ok(w.warnings.some((p) => /host policies/.test(p.message)));
+    assert.equal(w.warnings.length, 0);
     assert.equal(w.at("prod/db", "ingress", WORLD, TCP, 80).verdict, "FORWARDED");
   });
 });

@@ -26,6 +26,7 @@ import type {
   EndpointPolicy,
   EngineConfig,
   EngineConfigInput,
+  HostEndpointInput,
   IdentityInput,
   KnownIdentity,
   L7Spec,
@@ -44,6 +45,7 @@ import {
   ENDPOINT_MODE,
   EndpointInputSchema,
   EngineConfigSchema,
+  HostEndpointInputSchema,
   IdentityInputSchema,
   POLICY_ACTION,
   comparePolicyRefs,
@@ -57,6 +59,11 @@ export interface CompileInput {
   readonly policies: readonly ParsedPolicy[];
   /** Endpoints on this node. */
   readonly endpoints: readonly EndpointInput[];
+  /**
+   * This node's host endpoint: the subject of CCNP `nodeSelector` rules (Cilium's host
+   * firewall). Absent = host policies compile to nothing (no node to select).
+   */
+  readonly host?: HostEndpointInput;
   /** Identities known cluster-wide, including CIDR identities for collectCidrPrefixes(). */
   readonly identities: readonly IdentityInput[];
   /** The previous result's ruleRefs, to keep rule_ref ids stable. */
@@ -109,6 +116,7 @@ const LARGE_EXPANSION = 10_000;
 export function compilePolicies(input: CompileInput): CompileResult {
   const config = EngineConfigSchema.parse(input.config ?? {});
   const endpoints = parseEndpoints(input.endpoints);
+  const hostEndpoint = input.host ? buildHostEndpoint(input.host, endpoints) : undefined;
   const identities = buildIdentityTable(input.identities, endpoints, config);
   const policies = dedupePolicies(input.policies);
   const ruleRefs = allocateRuleRefs(policies, input.previousRuleRefs);
@@ -126,8 +134,11 @@ export function compilePolicies(input: CompileInput): CompileResult {
     .filter((c) => c.prefixes.length > 0);
   const namedPortsAll = unionNamedPorts(identityList);
 
+  const hostIndex = new SelectorIndex(hostEndpoint ? [hostEndpoint] : [], (e) => e.labels);
+  // Pods first, the host endpoint last: state and entry order stay deterministic.
+  const subjectsAll = hostEndpoint ? [...endpoints, hostEndpoint] : endpoints;
   const accs = new Map<number, { ingress: DirectionAcc; egress: DirectionAcc }>();
-  for (const ep of endpoints) accs.set(ep.epId, { ingress: newDirectionAcc(), egress: newDirectionAcc() });
+  for (const ep of subjectsAll) accs.set(ep.epId, { ingress: newDirectionAcc(), egress: newDirectionAcc() });
 
   const peerCache = new Map<string, number[]>();
   const resolvePeer = (peer: Peer): number[] => {
@@ -162,10 +173,11 @@ export function compilePolicies(input: CompileInput): CompileResult {
   };
 
   const subjectCache = new Map<string, Endpoint[]>();
+  // An endpointSelector never selects the host, a nodeSelector only the host (policy-semantics.md §1.1).
   const selectSubjects = (rule: ParsedRule): Endpoint[] => {
-    const k = selectorString(rule.subject);
+    const k = `${rule.host === true ? "host" : "ep"}:${selectorString(rule.subject)}`;
     let eps = subjectCache.get(k);
-    if (!eps) subjectCache.set(k, (eps = endpointIndex.select(rule.subject)));
+    if (!eps) subjectCache.set(k, (eps = (rule.host === true ? hostIndex : endpointIndex).select(rule.subject)));
     return eps;
   };
 
@@ -216,9 +228,9 @@ export function compilePolicies(input: CompileInput): CompileResult {
   const finalizeProblems: FinalizeProblem[] = [];
   const state = new Map<number, EndpointPolicy>();
   let entryCount = 0;
-  for (const ep of endpoints) {
+  for (const ep of subjectsAll) {
     const acc = accs.get(ep.epId) as { ingress: DirectionAcc; egress: DirectionAcc };
-    const result = finalizeEndpoint(ep, acc, config, finalizeProblems);
+    const result = finalizeEndpoint(ep, acc, config, finalizeProblems, ep === hostEndpoint);
     entryCount += result.entries.size;
     state.set(ep.epId, result);
   }
@@ -239,7 +251,7 @@ export function compilePolicies(input: CompileInput): CompileResult {
       policies: policies.length,
       rules: ruleCount,
       elements: elementCount,
-      endpoints: endpoints.length,
+      endpoints: subjectsAll.length,
       identities: identities.size,
       entries: entryCount,
     },
@@ -290,10 +302,13 @@ function namedPortSpecs(el: RuleElement): Array<{ name: string; protocols: reado
   return el.l4.portRules.flatMap((pr) => pr.ports.flatMap((ps) => (ps.kind === "named" ? [{ name: ps.name, protocols: ps.protocols, l7: pr.l7 }] : [])));
 }
 
-function finalizeEndpoint(ep: Endpoint, acc: { ingress: DirectionAcc; egress: DirectionAcc }, config: EngineConfig, problems: FinalizeProblem[]): EndpointPolicy {
+function finalizeEndpoint(ep: Endpoint, acc: { ingress: DirectionAcc; egress: DirectionAcc }, config: EngineConfig, problems: FinalizeProblem[], isHost: boolean): EndpointPolicy {
   const entries = new Map<string, PolicyEntry>();
   const isInit = hasSourceLabel(ep.labels, LABEL_SOURCES.reserved, "init");
-  const forced = config.enforcementMode === "always" || isInit;
+  // conform decision: `always` does not force the host endpoint into default deny (Cilium does,
+  // with its host firewall on). Nothing would admit the node's own control-plane traffic then;
+  // only nodeSelector rules put the host under enforcement.
+  const forced = (config.enforcementMode === "always" && !isHost) || isInit;
   const modes = { ingress: ENDPOINT_MODE.notEnforced as EndpointMode, egress: ENDPOINT_MODE.notEnforced as EndpointMode };
   const causes = { ingress: "none" as DefaultDenyCause, egress: "none" as DefaultDenyCause };
   const never = config.enforcementMode === "never";
@@ -358,6 +373,21 @@ function addSynthesizedAllow(entries: Map<string, PolicyEntry>, epId: number, di
   const k = policyKeyString(key);
   if (entries.has(k)) return;
   entries.set(k, { key, value: { action: POLICY_ACTION.allow, flags: 0, proxyPort: 0, ruleRef }, origins: [ruleRef], redirect: null });
+}
+
+/**
+ * The host endpoint as the engine sees it: identity host (1), labels `reserved:host` plus the
+ * Node's labels with source `k8s` (what a nodeSelector matches; unprefixed selector keys match
+ * any source). Its identity keeps only the reserved label: peers never select the host by node
+ * labels.
+ */
+function buildHostEndpoint(input: HostEndpointInput, pods: readonly Endpoint[]): Endpoint {
+  const h = HostEndpointInputSchema.parse(input);
+  if (pods.some((p) => p.epId === h.epId)) throw new Error(`compilePolicies: host endpoint id ${h.epId} is also a pod endpoint`);
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h.nodeLabels)) labels[`${LABEL_SOURCES.k8s}:${k}`] = v;
+  labels[RESERVED_LABEL.host] = "";
+  return { epId: h.epId, namespace: "", podName: "", nodeName: h.nodeName, identity: RESERVED_IDENTITY.host, labels, namedPorts: {} };
 }
 
 function parseEndpoints(input: readonly EndpointInput[]): Endpoint[] {

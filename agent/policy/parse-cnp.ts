@@ -35,7 +35,7 @@ const EGRESS_L3 = ["toEndpoints", "toCIDR", "toCIDRSet", "toEntities", "toNodes"
 
 type AnyElement = CnpIngressRule & CnpEgressRule;
 
-/** Parses one rule (`spec` or `specs[i]`). Returns null for rules that are skipped (host policies) or invalid. */
+/** Parses one rule (`spec` or `specs[i]`). Returns null for invalid rules. A `nodeSelector` rule is a host policy (`host: true`). */
 export function parseCnpRule(sink: ProblemSink, rule: CnpRule, path: string, clusterwide: boolean, namespace: string): ParsedRule | null {
   const hasEndpoints = rule.endpointSelector !== undefined;
   const hasNodes = rule.nodeSelector !== undefined;
@@ -89,11 +89,7 @@ export function parseCnpRule(sink: ProblemSink, rule: CnpRule, path: string, clu
     });
   }
 
-  if (hasNodes) {
-    sink.warn(path, "host policies (nodeSelector) are not supported by conform yet; this rule is ignored");
-    return null;
-  }
-  return { path, subject, selectsInit, elements };
+  return hasNodes ? { path, subject, selectsInit: false, host: true, elements } : { path, subject, selectsInit, elements };
 }
 
 /**

@@ -16,7 +16,7 @@ import { compilePolicies } from "./compile.js";
 import { collectCidrPrefixes } from "./references.js";
 import type { LookupResult } from "./simulate.js";
 import { simulateLookup } from "./simulate.js";
-import type { EndpointInput, EngineConfigInput, IdentityInput, NamedPort, ParsedPolicy, PolicyProblem, RuleRefTable } from "./types.js";
+import type { EndpointInput, EngineConfigInput, HostEndpointInput, IdentityInput, NamedPort, ParsedPolicy, PolicyProblem, RuleRefTable } from "./types.js";
 import { PROTO } from "./types.js";
 
 export interface PodSpec {
@@ -69,6 +69,8 @@ export interface WorldOptions {
   readonly pods?: PodSpec[];
   readonly extraIdentities?: IdentityInput[];
   readonly previousRuleRefs?: RuleRefTable;
+  /** This node's host endpoint (subject of nodeSelector rules). */
+  readonly host?: HostEndpointInput;
 }
 
 export function parseAll(objects: unknown[]): { policies: ParsedPolicy[]; warnings: PolicyProblem[] } {
@@ -134,6 +136,7 @@ export function buildWorldFromParsed(policies: ParsedPolicy[], warnings: PolicyP
     endpoints,
     identities,
     ...(options.previousRuleRefs ? { previousRuleRefs: options.previousRuleRefs } : {}),
+    ...(options.host ? { host: options.host } : {}),
   });
 
   const id = (pod: string): number => {

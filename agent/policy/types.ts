@@ -136,6 +136,11 @@ export interface ParsedRule {
   readonly subject: Selector;
   /** True when the subject selects `reserved:init` (CCNP peers then get no namespace requirement). */
   readonly selectsInit: boolean;
+  /**
+   * A host policy (CCNP `nodeSelector`): `subject` is matched against the node's host endpoint
+   * (`reserved:host` + the Node's labels as `k8s:`), never against pods. Absent = endpointSelector.
+   */
+  readonly host?: boolean;
   readonly elements: readonly RuleElement[];
 }
 
@@ -181,6 +186,22 @@ export const NamedPortSchema = z.object({
   protocol: z.enum(NAMED_PORT_PROTOCOLS).default("TCP"),
 });
 export type NamedPort = z.infer<typeof NamedPortSchema>;
+
+/**
+ * The node's host endpoint (Cilium's host firewall): identity `reserved:host` (1), subject of
+ * CCNP `nodeSelector` rules only. `nodeLabels` are the Node object's labels as Kubernetes writes
+ * them (no source prefix); the engine matches them as `k8s:<key>`. `epId` lies outside the pod
+ * range so it never collides with a pod endpoint (see HOST_ENDPOINT_ID).
+ */
+export const HostEndpointInputSchema = z.object({
+  epId: z.number().int().min(1).max(0xffffffff),
+  nodeName: z.string().default(""),
+  nodeLabels: z.record(z.string(), z.string()).default({}),
+});
+export type HostEndpointInput = z.input<typeof HostEndpointInputSchema>;
+
+/** The host endpoint's id in every BPF map: the first id above the pod range (1..65535). */
+export const HOST_ENDPOINT_ID = 65536;
 
 /** An endpoint (pod) on this node. `labels` is its identity label set (see identityLabels). */
 export const EndpointInputSchema = z.object({

@@ -12,7 +12,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import type { PolicyApplyReport } from "../datapath/index.js";
 import type { Endpoint } from "../endpoint/types.js";
 import { applyPolicyEvent, collectCidrPrefixes, compilePolicies, diffPolicyStates } from "../policy/index.js";
-import type { EngineConfigInput, IdentityInput, PolicyDiff, PolicyProblem, PolicyRef, PolicyState, PolicyStore, RuleRefTable, EndpointInput } from "../policy/index.js";
+import type { EngineConfigInput, HostEndpointInput, IdentityInput, PolicyDiff, PolicyProblem, PolicyRef, PolicyState, PolicyStore, RuleRefTable, EndpointInput } from "../policy/index.js";
 import { policyRefKey } from "../policy/index.js";
 import type { Logger } from "../k8s/log.js";
 import { errorMessage } from "../k8s/log.js";
@@ -31,6 +31,11 @@ export interface PolicySyncOptions {
   readonly engine: EngineConfigInput;
   /** This node's attached endpoints. */
   readonly endpoints: () => readonly Endpoint[];
+  /**
+   * This node's host endpoint (host firewall: the subject of CCNP nodeSelector rules), read at
+   * every compile so Node label changes apply. Absent/undefined = host policies select nothing.
+   */
+  readonly host?: () => HostEndpointInput | undefined;
   /** Cluster-wide identities (CiliumIdentities; reserved ones are built into the engine). */
   readonly identities: () => readonly IdentityInput[];
   /** Record a realised revision for an endpoint (not awaited: it takes the endpoint's lock). */
@@ -173,7 +178,9 @@ export class PolicySync {
     if (this.#cidr.sync(collectCidrPrefixes(policies))) await this.opts.onCidrIdentities?.(this.#cidr.list());
     const endpoints = this.opts.endpoints();
     const identities: IdentityInput[] = [...this.opts.identities(), ...this.#cidr.list().map((c) => ({ id: c.id, labels: c.labels }))];
+    const host = this.opts.host?.();
     const result = compilePolicies({
+      ...(host ? { host } : {}),
       config: this.opts.engine,
       policies,
       endpoints: endpoints.filter((e) => e.identity.id >= 1).map(endpointInput),

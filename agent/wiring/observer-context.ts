@@ -9,10 +9,10 @@
  */
 import type { Endpoint } from "../endpoint/types.js";
 import type { Labels } from "../identity/labels.js";
-import { reservedIdentities } from "../identity/reserved.js";
+import { RESERVED_IDENTITY, reservedIdentities } from "../identity/reserved.js";
 import type { CiliumEndpoint } from "../k8s/cilium-types.js";
 import type { ObservedEndpoint, ObservedPolicy, ObservedRule, ObserverContext, PolicyDirectionName } from "../observer/context.js";
-import { policyRefKey } from "../policy/index.js";
+import { HOST_ENDPOINT_ID, policyRefKey } from "../policy/index.js";
 import type { PolicyStore } from "../policy/index.js";
 import type { CidrIdentity } from "../sync/cidr-identities.js";
 import type { CompiledPolicy } from "../sync/policy-sync.js";
@@ -68,6 +68,9 @@ export class AgentObserverContext implements ObserverContext {
   }
 
   endpointById(epId: number): ObservedEndpoint | undefined {
+    // The host endpoint (host firewall events): Hubble shows it with its id, identity host and
+    // the reserved:host label.
+    if (epId === HOST_ENDPOINT_ID) return { epId, identity: RESERVED_IDENTITY.host, labels: RESERVED.get(RESERVED_IDENTITY.host) ?? {}, clusterName: this.src.clusterName };
     this.#refresh();
     const hit = this.#byId.get(epId);
     if (hit) return hit;

@@ -37,4 +37,18 @@ static __always_inline struct cf_endpoint *cf_endpoint_lookup(__u32 ifindex)
 	return bpf_map_lookup_elem(&cf_endpoints_v1, &ifindex);
 }
 
+/*
+ * The node's host endpoint (host policies, CCNP nodeSelector) lives under key 0: no device has
+ * ifindex 0, and every attach point (the underlay device's programs, the pod programs checking
+ * traffic to the node) finds it without knowing which device carries the node's address.
+ */
+#define CF_HOST_EP_KEY 0
+
+static __always_inline struct cf_endpoint *cf_host_endpoint(void)
+{
+	__u32 key = CF_HOST_EP_KEY;
+
+	return bpf_map_lookup_elem(&cf_endpoints_v1, &key);
+}
+
 #endif /* CF_ENDPOINT_H */

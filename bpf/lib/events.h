@@ -25,7 +25,10 @@
 
 /* Trace observation points (cf_event.subtype of TRACE), raw Cilium numbering. */
 #define CF_OBS_TO_ENDPOINT 0
+#define CF_OBS_TO_HOST 2
 #define CF_OBS_FROM_ENDPOINT 5
+#define CF_OBS_FROM_NETWORK 10
+#define CF_OBS_TO_NETWORK 11
 
 /* cf_event.flags */
 #define CF_EVF_REPLY 0x01

@@ -38,6 +38,8 @@ export interface FixtureOptions {
   maxEntries?: LoadOptions["maxEntries"];
   /** Consume events (default true). */
   events?: boolean;
+  /** Pin the cf_*_v1 maps here (bpffs), so another object (bpf/host.o) can share them. */
+  pinDir?: string;
 }
 
 export class EndpointFixture {
@@ -52,7 +54,8 @@ export class EndpointFixture {
   #reader: RingBufferReader | undefined;
 
   constructor(opts: FixtureOptions = {}) {
-    this.obj = BpfObject.load(bpfObjectPath("endpoint"), { globals: opts.globals ?? {}, maxEntries: opts.maxEntries ?? {} });
+    const pinning = opts.pinDir ? { pinDir: opts.pinDir, pinMaps: Object.values(MAP_NAMES) } : {};
+    this.obj = BpfObject.load(bpfObjectPath("endpoint"), { globals: opts.globals ?? {}, maxEntries: opts.maxEntries ?? {}, ...pinning });
     this.endpoints = new TypedMap(this.obj.map(MAP_NAMES.endpoints), u32Codec, endpointCodec);
     this.ipcache = new TypedMap(this.obj.map(MAP_NAMES.ipcache), ipcacheKeyCodec, ipcacheValueCodec);
     this.policy = new TypedMap(this.obj.map(MAP_NAMES.policy), policyKeyCodec, policyValueCodec);
