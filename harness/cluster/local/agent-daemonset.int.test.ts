@@ -229,6 +229,18 @@ describe("the agent DaemonSet on a cni: conform local cluster", { timeout: 480_0
     const pinned = new Map(readdirSync(pinDir).map((f) => [f, statSync(join(pinDir, f)).ino]));
     // An allowed connection (frontend on node 1 → backend's TCP echo on node 2, whose agent is the
     // one killed) that keeps exchanging numbered lines the whole time.
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const echoAllowed = (await custom.createNamespacedCustomObject({
+      ...CNP,
+      namespace: "shop",
+      body: {
+        apiVersion: "cilium.io/v2",
+        kind: "CiliumNetworkPolicy",
+        metadata: { name: "backend-echo-from-frontend" },
+        spec: { endpointSelector: { matchLabels: { app: "backend" } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: "frontend" } }], toPorts: [{ ports: [{ port: "9000", protocol: "TCP" }] }] }] },
+      },
+    })) as { metadata: { resourceVersion: string } };
+    await waitRealized("CiliumNetworkPolicy/shop/backend-echo-from-frontend", echoAllowed.metadata.resourceVersion);
     const stream = startEchoStream(netnsNames.pod(name, pods.get("frontend")!.metadata!.uid!), pods.get("backend")!.status!.podIP!, 9000);
     try {
       await stream.echoed(20);
