@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import { terminate } from "../../util/processes.js";
 import { clusterStateDir } from "./paths.js";
 import { linkNames, NAME_PREFIX, netnsNames } from "./names.js";
-import { readState, listClusterNames } from "./state.js";
+import { listClusterNames, readStateIfReadable } from "./state.js";
 import { agentPinDir, removeAgentPins } from "./node-agent.js";
 import { deleteLink, deleteNetns, listNetns, netnsPids, rootLinks } from "./topology.js";
 
@@ -17,7 +17,8 @@ export interface DownReport {
 }
 
 export async function downCluster(cluster: string): Promise<DownReport> {
-  const state = readState(cluster);
+  // A state file cut short by a killed `up` must not stop the sweep: netns and links are found by name.
+  const state = readStateIfReadable(cluster);
   const namespaces = listNetns().filter((n) => n.startsWith(netnsNames.prefix(cluster)));
   // Processes first (recorded ones, then whatever still runs inside our namespaces), so nothing
   // holds a namespace or re-creates objects while we delete.

@@ -22,7 +22,7 @@ import { netnsNames } from "./names.js";
 import { clusterStateDir, kubernetesVersion, repoRoot } from "./paths.js";
 import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentDeployObjects, agentLogTail, agentStateDir, MANIFEST_AGENT_STATE_DIR, prepareCniBinDir } from "./node-agent.js";
 import { createPki, writeKubeconfig } from "./pki.js";
-import { listClusterNames, readState, writeState } from "./state.js";
+import { listClusterNames, readState, readStateIfReadable, writeState } from "./state.js";
 import type { ClusterState, NodeRecord } from "./state.js";
 import { startWorld } from "./world.js";
 import {
@@ -73,7 +73,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
   const started = Date.now();
   const timings: Record<string, number> = {};
   const mark = (what: string) => (timings[what] = Date.now() - started);
-  const taken = new Set(listClusterNames().map((n) => readState(n)?.slot ?? -1));
+  const taken = new Set(listClusterNames().map((n) => readStateIfReadable(n)?.slot ?? -1));
   const slot = await freeSlot(taken);
   const stateDir = clusterStateDir(name);
   mkdirSync(join(stateDir, "logs"), { recursive: true });
