@@ -9,6 +9,9 @@ import { MAP_TYPE_NAMES } from "./kernel.js";
 
 export type GlobalValue = number | bigint | boolean | Uint8Array;
 
+/** Versioned, shared maps: what survives a restart and what other programs and tools open. */
+const ABI_MAP_NAME = /^cf_[a-z0-9_]+_v\d+$/;
+
 export interface LoadOptions {
   /**
    * A bpffs directory for the maps selected by `pinMaps`. A map already pinned there is
@@ -16,7 +19,10 @@ export interface LoadOptions {
    * otherwise it is created and pinned. An incompatible pin fails the load.
    */
   pinDir?: string;
-  /** Maps to pin under pinDir: names or a predicate. Default: every map named `cf_*`. */
+  /**
+   * Maps to pin under pinDir: names or a predicate. Default: the ABI maps, named `cf_<what>_v<N>`
+   * (bpf/README.md); private per-object maps such as `cf_ctx_scratch` are never pinned.
+   */
   pinMaps?: readonly string[] | ((name: string) => boolean);
   /** Values for `const volatile` globals (numbers are sized by the variable, little-endian). */
   globals?: Readonly<Record<string, GlobalValue>>;
@@ -107,7 +113,7 @@ export class BpfObject {
       for (const [name, n] of Object.entries(opts.maxEntries ?? {})) nativeCall(() => addon.objectSetMaxEntries(handle, name, n));
       const pinned: PinnedMap[] = [];
       if (opts.pinDir) {
-        const select = opts.pinMaps ?? ((n: string) => n.startsWith("cf_"));
+        const select = opts.pinMaps ?? ((n: string) => ABI_MAP_NAME.test(n));
         const wanted = typeof select === "function" ? select : (n: string) => select.includes(n);
         for (const m of addon.objectMaps(handle)) {
           if (m.internal || !wanted(m.name)) continue;
