@@ -94,7 +94,9 @@ function readPcap(file: string): WirePacket[] {
 
 /** tcpdump on `netns`/`dev` into a file until `stop()`; resolves once it is listening. */
 async function capture(netns: string, dev: string, filter: string, file: string): Promise<{ stop(): Promise<WirePacket[]> }> {
-  const child = spawn("ip", ["netns", "exec", netns, "tcpdump", "-i", dev, "-n", "-U", "-s", "256", "-w", file, filter], { stdio: ["ignore", "ignore", "pipe"] });
+  // --immediate-mode: without it libpcap fills TPACKET_V3 blocks and a capture stopped right after a
+  // short exchange can lose the block still open (0 packets written).
+  const child = spawn("ip", ["netns", "exec", netns, "tcpdump", "--immediate-mode", "-i", dev, "-n", "-U", "-s", "256", "-w", file, filter], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
