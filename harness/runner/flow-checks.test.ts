@@ -32,6 +32,15 @@ describe("flow expectations", () => {
     assert.match(wrongPolicy.message ?? "", /0 matching flows where at least 1 flow were expected/);
   });
 
+  test("under --audit, a check for a DROPPED flow is met by the AUDIT flow; a check forbidding drops stays literal", () => {
+    const audited = flow({ verdict: "AUDIT", reason: "POLICY_DENIED", deniedBy: [policy], extra: { source: { namespace: "shop", pod_name: "frontend" }, destination: { namespace: "shop", pod_name: "backend" } } });
+    const c = check({ from: { namespace: "shop", name: "frontend" }, to: { kind: "pod", namespace: "shop", name: "backend", port: 8080 }, verdict: "DROPPED", by: "shop/backend-ingress" });
+    assert.equal(judgeFlowCheck(c, [audited], book).status, "fail");
+    assert.equal(judgeFlowCheck(c, [audited], book, undefined, true).status, "pass");
+    assert.equal(judgeFlowCheck({ ...c, count: { min: 0, max: 0 } }, [audited], book, undefined, true).status, "pass");
+    assert.equal(judgeFlowCheck({ ...c, count: { min: 0, max: 0 } }, [denied], book, undefined, true).status, "fail");
+  });
+
   test("pods match by endpoint name or by IP", () => {
     const byIp = flow({ verdict: "FORWARDED", src: "10.244.0.5", dst: "10.244.1.7" });
     const r = judgeFlowCheck(check({ from: { namespace: "shop", name: "frontend" }, to: { kind: "pod", namespace: "shop", name: "backend" } }), [byIp], book);

@@ -314,7 +314,7 @@ async function runExpect(step: PlannedStep & { kind: "expect" }, ctx: StepContex
     const verdict = judgeCell({ expected: cell.expected, probe, ...(cellFlows ? { flows: cellFlows } : {}), audit: ctx.handle.audit, loopback });
     sink.addCell(cellReport(cell, verdict));
   }
-  for (const check of sink.checks) sink.addCheck(judgeFlowCheck(check, flows, book, Date.now() - stepStart));
+  for (const check of sink.checks) sink.addCheck(judgeFlowCheck(check, flows, book, Date.now() - stepStart, ctx.handle.audit));
   if (flowError) throw new Error(flowError);
 }
 
