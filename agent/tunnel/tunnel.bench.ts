@@ -6,13 +6,11 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import type { V1Node } from "@kubernetes/client-node";
 import { ip, ipBatch } from "../../harness/util/exec.js";
-import { repoRoot } from "../../native/paths.js";
+import { median, NETBENCH, runNetbench } from "../../bpf/tests/bench/netbench.js";
 import { TunnelSync } from "./tunnel-sync.js";
 
-const tool = join(repoRoot(), "bpf", "build", "tools", "cf-netbench");
 const ROUNDS = Number(process.env["CF_BENCH_ROUNDS"] ?? 6);
 const SECONDS = Number(process.env["CF_BENCH_SECONDS"] ?? 1);
 const PORT = 9000;
@@ -25,22 +23,6 @@ const PODS: Record<Mode, { client: { ns: string; ip: string }; server: { ns: str
 };
 const ALL_NS = [NODES.a.ns, NODES.b.ns, ...Object.values(PODS).flatMap((p) => [p.client.ns, p.server.ns])];
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-
-function runTool(netns: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", netns, tool, ...args]);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("close", (code) => {
-      const [, count, secs] = out.trim().split(" ");
-      if (code !== 0 || !count || !secs) reject(new Error(`cf-netbench ${args.join(" ")}: exit ${code}: ${err}`));
-      else resolve(Number(count) / Number(secs));
-    });
-  });
-}
 
 /** A pod netns on `node`: /32 address, default route via a link-local gateway on the host veth. */
 async function addPod(node: string, pod: { ns: string; ip: string }, hostIf: string, mtu: number): Promise<void> {
@@ -77,7 +59,7 @@ try {
   await new TunnelSync({ nodeName: "b", nodes: () => nodes, routerIP: "10.244.2.1", log: quiet, netnsPath: `/var/run/netns/${NODES.b.ns}` }).reconcile();
 
   for (const mode of ["tunnel", "native"] as const) {
-    const srv = spawn("ip", ["netns", "exec", PODS[mode].server.ns, tool, "server", String(PORT)]);
+    const srv = spawn("ip", ["netns", "exec", PODS[mode].server.ns, NETBENCH, "server", String(PORT)]);
     servers.push(srv);
     await new Promise<void>((resolve) => srv.stdout.once("data", () => resolve()));
   }
@@ -87,8 +69,8 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which mode goes first, so drift in machine load hits both alike.
     const order: Mode[] = round % 2 === 0 ? ["tunnel", "native"] : ["native", "tunnel"];
-    for (const mode of order) rr[mode].push(await runTool(PODS[mode].client.ns, ["rr", PODS[mode].server.ip, String(PORT), String(SECONDS), "1"]));
-    for (const mode of order) stream[mode].push(await runTool(PODS[mode].client.ns, ["stream", PODS[mode].server.ip, String(PORT + 1), String(SECONDS)]));
+    for (const mode of order) rr[mode].push(await runNetbench(PODS[mode].client.ns, ["rr", PODS[mode].server.ip, String(PORT), String(SECONDS), "1"]));
+    for (const mode of order) stream[mode].push(await runNetbench(PODS[mode].client.ns, ["stream", PODS[mode].server.ip, String(PORT + 1), String(SECONDS)]));
   }
   const load = `load ${loadAtStart}→${loadavg()[0]?.toFixed(1)}, ${ROUNDS} rounds × ${SECONDS}s, medians`;
   console.log(`cross-node TCP, VXLAN tunnel vs native routing (${load})`);

@@ -7,14 +7,14 @@
 //  3. Policy map writes: 10k entries through one batch update, versus one syscall each.
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Direction, ENDPOINT_PROGRAMS, EndpointFlag, EnforcementMode, IpProto, PolicyAction, TraceMode } from "../../native/abi.js";
 import { BpfObject } from "../../native/bpf-object.js";
 import { TypedMap } from "../../native/bpf-map.js";
 import { policyKeyCodec, policyValueCodec, type CfPolicyKey, type CfPolicyValue } from "../../native/codecs.js";
 import { decodeEventBatch } from "../../native/events.js";
-import { bpfObjectPath, repoRoot } from "../../native/paths.js";
+import { bpfObjectPath } from "../../native/paths.js";
+import { median, NETBENCH, runNetbench } from "./bench/netbench.js";
 import { enableRunStats, programRunStats } from "../../native/prog-stats.js";
 import { RingBufferReader } from "../../native/ringbuf.js";
 import { ifIndex, tcAttach, tcRemoveClsact } from "../../native/tc.js";
@@ -23,7 +23,6 @@ import { EndpointFixture } from "./endpoint-fixture.js";
 import { createTopology, destroyTopology, type Topology } from "./helpers/netns-topology.js";
 import { frame, TCP } from "./packets.js";
 
-const tool = join(repoRoot(), "bpf", "build", "tools", "cf-netbench");
 const ROUNDS = Number(process.env.CF_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.CF_BENCH_SECONDS ?? 1);
 const PORT = 9000;
@@ -37,25 +36,6 @@ const PAIRS = [0].map((i) => ({
   b: { name: `b${i}`, ip: `10.244.9.${11 + 10 * i}`, hostIf: `cfbb${i}`, epId: 2 + 2 * i, identity: 1002 + 2 * i },
 }));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
-function runTool(netns: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", netns, tool, ...args]);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("close", (code) => {
-      const [, count, secs] = out.trim().split(" ");
-      if (code !== 0 || !count || !secs) reject(new Error(`cf-netbench ${args.join(" ")}: exit ${code}: ${err}`));
-      else resolve(Number(count) / Number(secs));
-    });
-  });
-}
 
 function sh(netns: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) =>
@@ -109,7 +89,7 @@ async function trafficBench(): Promise<void> {
     for (const pair of PAIRS) {
       // Standard CRR closes from the client; let its netns re-use TIME_WAIT ports.
       await sh(ns(pair.a.name), ["sysctl", "-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
-      const srv = spawn("ip", ["netns", "exec", ns(pair.b.name), tool, "server", String(PORT)]);
+      const srv = spawn("ip", ["netns", "exec", ns(pair.b.name), NETBENCH, "server", String(PORT)]);
       servers.push(srv);
       await new Promise<void>((resolve) => srv.stdout.once("data", () => resolve()));
     }
@@ -148,7 +128,7 @@ async function trafficBench(): Promise<void> {
         const by: Partial<Record<Config, number>> = {};
         for (const cfg of order) {
           configure(0, cfg);
-          by[cfg] = await runTool(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
+          by[cfg] = await runNetbench(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
         }
         for (const cfg of CONFIGS) results[metric][cfg].push(by[cfg] ?? NaN);
         ratio[metric].push((by.bpf ?? NaN) / (by.bare ?? NaN));
@@ -165,7 +145,7 @@ async function trafficBench(): Promise<void> {
     try {
       for (const metric of ["rr", "crr"] as const) {
         const before = progs.map((p) => programRunStats(p));
-        const rate = await runTool(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
+        const rate = await runNetbench(ns(PAIRS[0]?.a.name ?? ""), args(metric, 0));
         const after = progs.map((p) => programRunStats(p));
         const ns_ = after.reduce((n, a, i) => n + Number(a.runTimeNs - (before[i]?.runTimeNs ?? 0n)), 0);
         const runs = after.reduce((n, a, i) => n + Number(a.runCount - (before[i]?.runCount ?? 0n)), 0);
