@@ -142,6 +142,12 @@ export interface FlowQuery {
  */
 export interface FlowSource {
   query(query: FlowQuery): Promise<FlowRecord[]>;
+  /**
+   * Optional live view: every flow from `since` on that matches `filters`, as the agents record
+   * it, until `signal` aborts (the promise then resolves). The runner uses it to end a probe as
+   * soon as its packet is dropped by policy; without it probes wait out their timeouts.
+   */
+  follow?(query: Omit<FlowQuery, "until">, onFlow: (flow: FlowRecord) => void, signal: AbortSignal): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

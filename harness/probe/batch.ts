@@ -1,5 +1,6 @@
 // Runs a batch of probes with bounded concurrency under one global deadline. Every probe ends with
 // exactly one result, in input order, whatever happens to the others.
+import type { DropBoard } from "./drop-board.js";
 import type { BatchItem } from "./input.js";
 import type { ProbeContext } from "./probes/context.js";
 import { createContext, ResultDraft, round } from "./probes/context.js";
@@ -15,6 +16,8 @@ import { PortAllocator } from "./sockets.js";
 export interface BatchOptions {
   concurrency?: number;
   deadlineMs?: number;
+  /** Drop notices from the harness (stdin); a probe they name stops waiting for its answer. */
+  drops?: DropBoard;
 }
 
 export function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
@@ -51,7 +54,7 @@ export function podIdentity(): BatchOutput["pod"] {
 
 export async function runBatch(items: readonly BatchItem[], options: BatchOptions = {}): Promise<BatchOutput> {
   const startedAt = new Date().toISOString();
-  const ctx = createContext(new PortAllocator());
+  const ctx = createContext(new PortAllocator(), performance.now(), options.drops);
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
   const deadlineMs = options.deadlineMs ?? DEFAULT_BATCH_DEADLINE_MS;
   const results: (ProbeResult | undefined)[] = items.map((it) => (it.kind === "invalid" ? it.result : undefined));

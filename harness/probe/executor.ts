@@ -2,7 +2,7 @@
 // one result per probe, in order; when the batch process itself fails (crash, garbage output,
 // hang, exec refused) every probe is PROBE_ERROR with the cause, never TIMEOUT.
 import { fileURLToPath } from "node:url";
-import type { ProbeInput, ProbeResult } from "./schema.js";
+import type { DropNotice, ProbeInput, ProbeResult } from "./schema.js";
 import { BatchOutputSchema, DEFAULT_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, PROBE_KINDS } from "./schema.js";
 
 export interface ProbePod {
@@ -19,6 +19,18 @@ export interface RunBatchOptions {
   concurrency?: number;
   /** Global deadline of the batch inside the pod; default derived from the probes' timeouts. */
   deadlineMs?: number;
+  /** Drop notices to pass on to the running batch (lines on its stdin, schema.ts DropNoticeSchema). */
+  drops?: DropFeed;
+}
+
+/** Drop notices for one running batch: the harness's reading of the flow log, as it happens. */
+export interface DropFeed {
+  subscribe(listener: (notice: DropNotice) => void): () => void;
+}
+
+/** Passes a feed's notices to a batch's stdin until the batch ends; returns the unsubscribe. */
+export function forwardDrops(feed: DropFeed | undefined, write: (line: string) => void): () => void {
+  return feed?.subscribe((notice) => write(`${JSON.stringify(notice)}\n`)) ?? (() => undefined);
 }
 
 export interface ProbeExecutor {
@@ -39,12 +51,14 @@ export function defaultDeadlineMs(probes: readonly ProbeInput[], concurrency = D
   return Math.ceil(Math.max(1, probes.length) / Math.max(1, concurrency)) * (longest + 1000) + 2000;
 }
 
-export function resolvedOptions(probes: readonly ProbeInput[], options: RunBatchOptions = {}): Required<RunBatchOptions> {
+export type BatchSettings = Required<Pick<RunBatchOptions, "concurrency" | "deadlineMs">>;
+
+export function resolvedOptions(probes: readonly ProbeInput[], options: RunBatchOptions = {}): BatchSettings {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   return { concurrency, deadlineMs: options.deadlineMs ?? defaultDeadlineMs(probes, concurrency) };
 }
 
-export function batchArgs(options: Required<RunBatchOptions>): string[] {
+export function batchArgs(options: BatchSettings): string[] {
   return ["batch", "--concurrency", String(options.concurrency), "--deadline-ms", String(options.deadlineMs)];
 }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isCompleteDocument, jsonErrorLocation, lineOf, parseBatchText } from "./input.js";
+import { jsonErrorLocation, lineOf, parseBatchText, parseDropNotice, splitDocument } from "./input.js";
 import { ProbeResultSchema, ProbeSchema } from "./schema.js";
 
 test("a valid batch gets its defaults filled in", async () => {
@@ -65,11 +65,17 @@ test("lineOf finds nested values and falls back to the nearest parent", async ()
   assert.equal(await lineOf(text, [0, "missing"]), 2);
 });
 
-test("a document is complete once it parses and a newline followed", async () => {
-  assert.equal(isCompleteDocument('[{"id":"a"}]'), false);
-  assert.equal(isCompleteDocument('[{"id":\n'), false);
-  assert.equal(isCompleteDocument('[{"id":"a"}]\n'), true);
-  assert.equal(isCompleteDocument('[\n  {"id": "a"}\n]\n'), true);
+test("a document is complete once it parses and a newline followed; drop notices may follow it", async () => {
+  assert.equal(splitDocument('[{"id":"a"}]'), undefined);
+  assert.equal(splitDocument('[{"id":\n'), undefined);
+  assert.deepEqual(splitDocument('[{"id":"a"}]\n'), { document: '[{"id":"a"}]\n', rest: "" });
+  assert.deepEqual(splitDocument('[\n  {"id": "a"}\n]\n'), { document: '[\n  {"id": "a"}\n]\n', rest: "" });
+  const notice = { dropped: { protocol: "TCP", source: { address: "10.244.0.5", port: 40412 }, destination: { address: "10.244.1.7", port: 80 }, reason: "POLICY_DENIED" } };
+  const both = splitDocument(`[]\n${JSON.stringify(notice)}\n`);
+  assert.equal(both?.document, "[]\n");
+  assert.deepEqual(parseDropNotice(both!.rest.trim()), notice);
+  assert.equal(parseDropNotice("not json"), undefined);
+  assert.equal(parseDropNotice(JSON.stringify({ dropped: { ...notice.dropped, protocol: "ICMP" } })), undefined);
 });
 
 test("header names and server addresses are validated", async () => {

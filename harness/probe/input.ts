@@ -1,8 +1,8 @@
 // Reading a batch: JSON text → validated probes. One bad probe does not sink the batch: it becomes
 // a PROBE_ERROR result naming the input, line and field, and the others still run.
 import type { z } from "zod";
-import type { Probe, ProbeKind, ProbeResult } from "./schema.js";
-import { PROBE_KINDS, ProbeSchema } from "./schema.js";
+import type { DropNotice, Probe, ProbeKind, ProbeResult } from "./schema.js";
+import { DropNoticeSchema, PROBE_KINDS, ProbeSchema } from "./schema.js";
 
 export type BatchItem = { kind: "probe"; probe: Probe } | { kind: "invalid"; result: ProbeResult };
 
@@ -112,14 +112,29 @@ export async function parseBatchText(text: string, sourceName: string): Promise<
   return { ok: true, items };
 }
 
-/** True once `text` holds one complete JSON document followed by a newline. */
-export function isCompleteDocument(text: string): boolean {
-  if (!text.includes("\n")) return false;
+/**
+ * The first complete JSON document of `text` that ends at a newline, and what follows it (drop
+ * notices, one per line); undefined while the document is still incomplete.
+ */
+export function splitDocument(text: string): { document: string; rest: string } | undefined {
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
+    try {
+      JSON.parse(text.slice(0, i + 1));
+      return { document: text.slice(0, i + 1), rest: text.slice(i + 1) };
+    } catch {
+      // Not complete yet: a multi-line document continues on the next line.
+    }
+  }
+  return undefined;
+}
+
+/** One drop-notice line from stdin; undefined for anything else (ignored: notices only ever shorten a wait). */
+export function parseDropNotice(line: string): DropNotice | undefined {
   try {
-    JSON.parse(text);
-    return true;
+    const r = DropNoticeSchema.safeParse(JSON.parse(line));
+    return r.success ? r.data : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

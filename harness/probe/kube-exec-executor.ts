@@ -5,7 +5,7 @@ import { PassThrough, Writable } from "node:stream";
 import type { KubeConfig, V1Status } from "@kubernetes/client-node";
 import { Exec } from "@kubernetes/client-node";
 import type { ProbeExecutor, ProbePod, RunBatchOptions } from "./executor.js";
-import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, resolvedOptions, resultsFromRun } from "./executor.js";
+import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, forwardDrops, resolvedOptions, resultsFromRun } from "./executor.js";
 import type { ProbeInput, ProbeResult } from "./schema.js";
 
 /** Where the probe image built for real clusters keeps the compiled probe. */
@@ -78,6 +78,8 @@ export class KubeExecProbeExecutor implements ProbeExecutor {
             closeSocket = () => ws.close();
             ws.on("close", () => finish({ ended: status ? statusText(status) : "exec stream closed without a status", timedOut: false }));
             stdin.write(batchStdin(probes));
+            const stop = forwardDrops(options?.drops, (line) => stdin.write(line));
+            ws.on("close", stop);
           },
           (err: unknown) => finish({ ended: "not started", timedOut: false, startError: describeError(err) }),
         );

@@ -39,18 +39,40 @@ function collect<T>(parse: (v: string) => T) {
 /**
  * Reads stdin until EOF or until it holds one complete JSON document and a newline. The second
  * condition matters for Kubernetes exec: over the v4 channel protocol a client cannot close stdin
- * without closing the whole session, so executors send one line and keep stdin open.
+ * without closing the whole session, so executors send one line and keep stdin open. Lines after
+ * the document go to `onLine` (drop notices) for as long as the batch runs.
  */
-async function readStdinDocument(isCompleteDocument: (text: string) => boolean): Promise<string> {
-  let text = "";
+function readStdinDocument(split: (text: string) => { document: string; rest: string } | undefined, onLine: (line: string) => void): Promise<string> {
   // Decoding in the stream keeps a multi-byte character split across chunks intact.
   process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) {
-    text += chunk as string;
-    if (isCompleteDocument(text)) break;
-  }
-  process.stdin.pause();
-  return text;
+  return new Promise((resolve, reject) => {
+    let text = "";
+    let document: string | undefined;
+    const lines = (chunk: string) => {
+      text += chunk;
+      for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n")) {
+        const line = text.slice(0, i).trim();
+        text = text.slice(i + 1);
+        if (line) onLine(line);
+      }
+    };
+    process.stdin.on("data", (chunk: string) => {
+      if (document !== undefined) return lines(chunk);
+      text += chunk;
+      const parts = split(text);
+      if (!parts) return;
+      document = parts.document;
+      text = "";
+      resolve(document);
+      lines(parts.rest);
+    });
+    process.stdin.on("end", () => {
+      if (document === undefined) resolve(text);
+    });
+    process.stdin.on("error", (err) => {
+      if (document === undefined) reject(err);
+    });
+  });
 }
 
 function emit(doc: BatchOutput, pretty: boolean, code: number): void {
@@ -66,20 +88,28 @@ interface BatchCliOptions {
 
 async function batchCommand(opts: BatchCliOptions): Promise<void> {
   const started = new Date().toISOString();
-  const [{ podIdentity, runBatch }, { isCompleteDocument, parseBatchText }] = await Promise.all([import("./batch.js"), import("./input.js")]);
+  const [{ podIdentity, runBatch }, { parseBatchText, parseDropNotice, splitDocument }, { DropBoard }] = await Promise.all([
+    import("./batch.js"),
+    import("./input.js"),
+    import("./drop-board.js"),
+  ]);
+  const drops = new DropBoard();
   const fail = (error: string) =>
     emit({ apiVersion: BATCH_API_VERSION, pod: podIdentity(), startedAt: started, durationMs: 0, error, results: [] }, opts.pretty ?? false, 2);
   let text: string;
   const sourceName = opts.file ?? "<stdin>";
   try {
-    text = opts.file ? await readFile(opts.file, "utf8") : await readStdinDocument(isCompleteDocument);
+    text = opts.file ? await readFile(opts.file, "utf8") : await readStdinDocument(splitDocument, (line) => {
+          const notice = parseDropNotice(line);
+          if (notice) drops.notify(notice);
+        });
   } catch (err) {
     return fail(`${sourceName}: cannot read: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (text.trim() === "") return fail(`${sourceName}: empty input, expected a JSON array of probes`);
   const parsed = await parseBatchText(text, sourceName);
   if (!parsed.ok) return fail(parsed.error);
-  const doc = await runBatch(parsed.items, { concurrency: opts.concurrency, deadlineMs: opts.deadlineMs });
+  const doc = await runBatch(parsed.items, { concurrency: opts.concurrency, deadlineMs: opts.deadlineMs, drops });
   emit(doc, opts.pretty ?? false, 0);
 }
 

@@ -2,7 +2,7 @@
 // `ip netns exec <netns> node dist/harness/probe/main.js batch`, as the local kubelet would.
 import { spawn } from "node:child_process";
 import type { ProbeExecutor, ProbePod, RunBatchOptions } from "./executor.js";
-import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, probeMainPath, resolvedOptions, resultsFromRun } from "./executor.js";
+import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, forwardDrops, probeMainPath, resolvedOptions, resultsFromRun } from "./executor.js";
 import type { ProbeInput, ProbeResult } from "./schema.js";
 
 export interface NetnsProbeExecutorOptions {
@@ -79,7 +79,19 @@ export class NetnsProbeExecutor implements ProbeExecutor {
         clearTimeout(timer);
         resolve({ stdout, stderr, ended: signal ? `killed by ${signal}` : `exit ${code}`, timedOut });
       });
-      child.stdin.end(batchStdin(probes));
+      // stdin stays open for drop notices while the runner has a feed; it ends with the batch.
+      if (!options?.drops) {
+        child.stdin.end(batchStdin(probes));
+        return;
+      }
+      child.stdin.write(batchStdin(probes));
+      const stop = forwardDrops(options.drops, (line) => {
+        if (child.stdin.writable) child.stdin.write(line);
+      });
+      child.on("close", () => {
+        stop();
+        child.stdin.destroy();
+      });
     });
     return resultsFromRun(probes, {
       what,

@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { probeMainPath } from "./executor.js";
+import type { DropFeed } from "./executor.js";
 import { NetnsProbeExecutor } from "./netns-executor.js";
-import type { ProbeInput, ProbeResult } from "./schema.js";
+import type { DropNotice, ProbeInput, ProbeResult } from "./schema.js";
 import { BatchOutputSchema } from "./schema.js";
 import type { NetnsPair } from "./testing/netns-pair.js";
 import { createNetnsPair, isRoot, PAIR_ADDR, writeTestZone } from "./testing/netns-pair.js";
@@ -155,6 +156,52 @@ describe("probe image between two network namespaces", { skip: root ? false : "n
         `${id}: ${r.source.address}:${r.source.port}/${proto} not among the tuples the drop rule saw: ${JSON.stringify(seen)}`,
       );
     }
+  });
+
+  test("a drop notice for a probe's exact 5-tuple ends its wait as TIMEOUT; a notice for another tuple does not", async () => {
+    // The runner sends notices once the flow log shows the drop; here the drop rule's own record
+    // of the tuples stands in for the flow log.
+    const listeners = new Set<(n: DropNotice) => void>();
+    const drops: DropFeed = { subscribe: (l) => (listeners.add(l), () => void listeners.delete(l)) };
+    const before = new Set((await pair.droppedTuples()).map((t) => `${t.proto}:${t.port}`));
+    const notified = new Set<string>();
+    const forward = setInterval(() => {
+      void pair.droppedTuples().then((tuples) => {
+        for (const t of tuples) {
+          const key = `${t.proto}:${t.port}`;
+          if (before.has(key) || notified.has(key)) continue;
+          notified.add(key);
+          const protocol = t.proto === "tcp" ? "TCP" : "UDP";
+          const dropped = { protocol, source: { address: t.address, port: t.port }, destination: { address: PAIR_ADDR.dropped, port: protocol === "TCP" ? 80 : 9001 } } as const;
+          for (const l of listeners) {
+            // The TCP probe gets its own tuple; the UDP probe gets a notice naming another destination port.
+            if (protocol === "TCP") l({ dropped: { ...dropped, reason: "POLICY_DENIED" } });
+            else l({ dropped: { ...dropped, destination: { ...dropped.destination, port: 9002 }, reason: "POLICY_DENIED" } });
+          }
+        }
+      });
+    }, 50);
+    let got: ProbeResult[];
+    try {
+      got = await executor.runBatch(
+        client,
+        [
+          { kind: "tcp", id: "tcp-noticed", host: PAIR_ADDR.dropped, port: 80, timeoutMs: 30_000 },
+          { kind: "udp", id: "udp-other-tuple", host: PAIR_ADDR.dropped, port: 9001, timeoutMs: 1_500 },
+        ],
+        { drops },
+      );
+    } finally {
+      clearInterval(forward);
+    }
+    const [tcp, udp] = got;
+    assert.equal(tcp!.outcome, "TIMEOUT", tcp!.detail);
+    assert.equal(tcp!.endedEarly?.reason, "POLICY_DENIED", tcp!.detail);
+    assert.match(tcp!.detail, /the datapath dropped it \(POLICY_DENIED\)/);
+    assert.ok(tcp!.endedEarly!.afterMs < 30_000, "ended by the notice, not by its timeout");
+    assert.equal(udp!.outcome, "TIMEOUT", udp!.detail);
+    assert.equal(udp!.endedEarly, undefined, "a notice for another tuple is ignored");
+    assert.match(udp!.detail, /within 1500 ms/);
   });
 
   test("DNS: A records resolve over UDP and TCP; unknown names and foreign zones are DNS_FAILED", () => {

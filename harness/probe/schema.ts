@@ -214,8 +214,30 @@ export const ProbeResultSchema = z.object({
   udp: StreamExchangeSchema.optional(),
   dns: DnsExchangeSchema.optional(),
   icmp: z.object({ rttMs: z.number().nullable() }).optional(),
+  /**
+   * Set when the probe stopped waiting before its timeout because the harness reported its
+   * packet dropped by the datapath (a drop notice, below): no answer could come any more.
+   */
+  endedEarly: z.object({ reason: z.string(), afterMs: z.number() }).optional(),
 });
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;
+
+/**
+ * A drop notice: one more line on the batch client's stdin, after the probes. The harness sends
+ * one when the flow log shows a packet of a running probe's connection DROPPED by policy; the
+ * probe whose socket has exactly this 5-tuple then ends as TIMEOUT at once instead of waiting
+ * out its timeout. A notice matching no probe is ignored.
+ */
+export const DropNoticeSchema = z.strictObject({
+  dropped: z.strictObject({
+    protocol: z.enum(["TCP", "UDP"]),
+    source: z.strictObject({ address: z.string(), port }),
+    destination: z.strictObject({ address: z.string(), port }),
+    /** The flow's drop reason, e.g. POLICY_DENIED; quoted in the probe's detail. */
+    reason: z.string().min(1),
+  }),
+});
+export type DropNotice = z.infer<typeof DropNoticeSchema>;
 
 export const BATCH_API_VERSION = "conform.dev/probe-batch/v1";
 

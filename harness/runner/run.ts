@@ -10,12 +10,12 @@ import { buildRunReport, createReporters, runPassed, scenarioStatus, skippedCell
 import type { CellReport, CheckReport, Reporter, RunMeta, RunReport, ScenarioReport } from "../report/index.js";
 import { formatDuration, formatSpecError, loadScenarios } from "../spec/index.js";
 import { createProvider } from "./providers.js";
-import { DEFAULT_CLEANUP_TIMEOUT_MS, runScenario } from "./scenario-runner.js";
+import { DEFAULT_CLEANUP_TIMEOUT_MS, PROBE_CONCURRENCY, runScenario } from "./scenario-runner.js";
 import { mutationCheck, withoutPolicies } from "./mutate.js";
 import { waitGone } from "./kube-ops.js";
 import type { KubeObject } from "../spec/manifests.js";
 import type { ScenarioEvents } from "./scenario-runner.js";
-import { runScheduled, scenarioLocks } from "./schedule.js";
+import { runScheduled, scenarioCost, scenarioLocks } from "./schedule.js";
 import { parseSelection, selectScenarios, SelectionError } from "./select.js";
 import type { ScenarioSelection } from "./select.js";
 
@@ -207,6 +207,7 @@ export async function runConform(options: RunOptions): Promise<RunResult> {
     const scenarios = await runScheduled(selected, {
       parallel: options.parallel,
       locks: (s) => scenarioLocks(s.scenario),
+      cost: (s) => scenarioCost(s.scenario, PROBE_CONCURRENCY),
       stop: () => runSignal.aborted,
       work: async (s) => {
         const { events, flush } = eventsFor(reporter, buffered);

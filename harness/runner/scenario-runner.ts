@@ -13,6 +13,8 @@ import { fixtureObjects } from "../spec/loader.js";
 import type { LoadedScenario, PlannedStep } from "../spec/loader.js";
 import type { KubeObject } from "../spec/manifests.js";
 import { StopWaiting, waitFor } from "../util/wait.js";
+import type { DropFeed } from "../probe/executor.js";
+import { DropFeeds, followDrops } from "./drop-follow.js";
 import { judgeFlowCheck } from "./flow-checks.js";
 import { flowsForProbe, probeTuple } from "./flow-match.js";
 import {
@@ -255,7 +257,7 @@ function probePodFor(live: LiveObjects, batch: ProbeBatch): ProbePod | { error: 
 }
 
 /** One exec per source pod, all sources at once; exactly one result per cell, in cell order. */
-async function runBatch(batch: ProbeBatch, live: LiveObjects, book: AddressBook, ctx: StepContext): Promise<ProbeResult[]> {
+async function runBatch(batch: ProbeBatch, live: LiveObjects, book: AddressBook, ctx: StepContext, drops?: DropFeed): Promise<ProbeResult[]> {
   const timeoutMs = ctx.scenario.timeouts.probe;
   const plans = batch.cells.map((cell, i) => ({ cell, plan: planProbe(cell, `p${i}`, timeoutMs, book) }));
   const pod = probePodFor(live, batch);
@@ -264,7 +266,7 @@ async function runBatch(batch: ProbeBatch, live: LiveObjects, book: AddressBook,
   if ("error" in pod) {
     for (const p of runnable) results.set(p.id, errorResult(p, pod.error));
   } else if (runnable.length > 0) {
-    const got = await ctx.handle.probeExecutor.runBatch(pod, runnable, { concurrency: PROBE_CONCURRENCY });
+    const got = await ctx.handle.probeExecutor.runBatch(pod, runnable, { concurrency: PROBE_CONCURRENCY, ...(drops ? { drops } : {}) });
     got.forEach((r, i) => results.set(runnable[i]!.id, r));
   }
   return plans.map(({ cell, plan }, i) => {
@@ -288,14 +290,26 @@ async function runExpect(step: PlannedStep & { kind: "expect" }, ctx: StepContex
   const live = await readLiveObjects(ctx.handle.kubeConfig, ctx.namespaces);
   const book = addressBook(live, ctx.handle);
   const batches = batchBySource(sink.cells);
-  const perBatch = await Promise.all(batches.map((b) => runBatch(b, live, book, ctx)));
+  const sourceIPs = [...new Set(batches.map((b) => book.podIP(b.source.namespace, b.source.name)).filter((ip): ip is string => ip !== undefined))];
+  const feeds = new DropFeeds();
+  const stopFollowing = followDrops(ctx.handle.flowSource, new Date(stepStart), sourceIPs, feeds);
+  let perBatch: ProbeResult[][];
+  try {
+    perBatch = await Promise.all(
+      batches.map((b) => {
+        const ip = book.podIP(b.source.namespace, b.source.name);
+        return runBatch(b, live, book, ctx, ip ? feeds.feedFor(ip) : undefined);
+      }),
+    );
+  } finally {
+    stopFollowing();
+  }
   const results = new Map<string, ProbeResult>();
   batches.forEach((b, i) => b.cells.forEach((c, j) => results.set(c.id, perBatch[i]![j]!)));
 
   let flows: FlowRecord[] | undefined;
   let flowError: string | undefined;
   if (ctx.handle.flowSource) {
-    const sourceIPs = [...new Set(batches.map((b) => book.podIP(b.source.namespace, b.source.name)).filter((ip): ip is string => ip !== undefined))];
     try {
       flows = await queryFlows(ctx, stepStart, sourceIPs, sink.checks.length > 0);
     } catch (err) {

@@ -7,7 +7,7 @@ import { buildRunReport, scenarioStatus } from "../report/index.js";
 import type { CellReport, ScenarioReport } from "../report/index.js";
 import { exitCodeFor } from "./run.js";
 import { skipReasons } from "./requirements.js";
-import { runScheduled, scenarioLocks } from "./schedule.js";
+import { conflicts, runScheduled, scenarioCost, scenarioLocks } from "./schedule.js";
 import type { ScenarioLocks } from "./schedule.js";
 import { parseSelection, selectScenarios, SelectionError } from "./select.js";
 import { scenarioYaml, scenariosFrom } from "./testdata/fixtures.js";
@@ -40,13 +40,104 @@ describe("--grep / --skip", () => {
 });
 
 describe("--parallel scheduling", () => {
-  const locks = (namespaces: string[], exclusive = false): ScenarioLocks => ({ namespaces: new Set(namespaces), exclusive });
+  const locks = (namespaces: string[], exclusive = false): ScenarioLocks => ({
+    namespaces: new Set(namespaces),
+    exclusive,
+    podSelectors: [],
+    hostPolicy: false,
+    podLabels: [],
+    usesHosts: false,
+  });
 
-  test("scenario locks: its namespaces; cluster-scoped objects make it exclusive", () => {
+  test("scenario locks: its namespaces; cluster-scoped objects other than clusterwide policies make it exclusive", () => {
     const [plain] = scenariosFrom(scenarioYaml("a", { namespace: "team-a" }));
-    assert.deepEqual(scenarioLocks(plain!), locks(["team-a"]));
-    const [ccnp] = scenariosFrom(scenarioYaml("b", { applyKind: "CiliumClusterwideNetworkPolicy" }));
-    assert.equal(scenarioLocks(ccnp!).exclusive, true);
+    assert.deepEqual(scenarioLocks(plain!).namespaces, new Set(["team-a"]));
+    assert.equal(scenarioLocks(plain!).exclusive, false);
+    const [role] = scenariosFrom(footprintYaml("r", "cf-r", { app: "x" }, "{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: cf-r}, rules: []}"));
+    assert.equal(scenarioLocks(role!).exclusive, true);
+  });
+
+  // A scenario with one namespace and one pod, applying `extra` as its first step.
+  function footprintYaml(name: string, namespace: string, labels: Record<string, string>, extra: string, more = ""): string {
+    return `apiVersion: conform.dev/v1alpha1
+kind: Scenario
+metadata: {name: ${name}}
+spec:
+  fixtures:
+    namespaces: [{name: ${namespace}, labels: {team: ${name}}}]
+    pods: [{name: p, namespace: ${namespace}, labels: ${JSON.stringify(labels)}, node: 1}${more}]
+  steps:
+    - apply: [${extra}]
+`;
+  }
+  const quiet = (name: string, namespace: string, labels: Record<string, string>, more = "") =>
+    footprintYaml(name, namespace, labels, `{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: ${namespace}}}`, more);
+  const ccnp = (name: string, namespace: string, selector: string, ingress = "[{fromEndpoints: [{}]}]") =>
+    footprintYaml(name, namespace, { app: name }, `{apiVersion: cilium.io/v2, kind: CiliumClusterwideNetworkPolicy, metadata: {name: ${name}}, spec: {${selector}, ingress: ${ingress}}}`);
+  const lockOf = (yaml: string) => scenarioLocks(scenariosFrom(yaml)[0]!);
+
+  test("a clusterwide policy is kept apart only from scenarios owning a pod it selects", () => {
+    const byLabel = lockOf(ccnp("cw", "cf-cw", "endpointSelector: {matchLabels: {tier: db}}"));
+    assert.equal(byLabel.exclusive, false);
+    assert.equal(conflicts(byLabel, lockOf(quiet("web", "cf-web", { tier: "web" }))), false);
+    assert.equal(conflicts(byLabel, lockOf(quiet("db", "cf-db", { tier: "db" }))), true);
+    // Namespace labels reach through io.cilium.k8s.namespace.labels, and the namespace name through its own label.
+    const byNamespaceLabel = lockOf(ccnp("ns", "cf-ns", "endpointSelector: {matchLabels: {io.cilium.k8s.namespace.labels.team: db}}"));
+    assert.equal(conflicts(byNamespaceLabel, lockOf(quiet("db", "cf-db", { app: "x" }))), true);
+    assert.equal(conflicts(byNamespaceLabel, lockOf(quiet("web", "cf-web", { app: "x" }))), false);
+    const byNamespace = lockOf(ccnp("nn", "cf-nn", "endpointSelector: {matchExpressions: [{key: io.kubernetes.pod.namespace, operator: In, values: [cf-web]}]}"));
+    assert.equal(conflicts(byNamespace, lockOf(quiet("web", "cf-web", { app: "x" }))), true);
+    assert.equal(conflicts(byNamespace, lockOf(quiet("db", "cf-db", { app: "x" }))), false);
+    const everything = lockOf(ccnp("all", "cf-all", "endpointSelector: {}"));
+    assert.equal(conflicts(everything, lockOf(quiet("web", "cf-web", { app: "x" }))), true);
+  });
+
+  test("pods whose labels a scenario cannot know are assumed selected", () => {
+    const byLabel = lockOf(ccnp("cw", "cf-cw", "endpointSelector: {matchLabels: {tier: db}}"));
+    const deployment = lockOf(
+      footprintYaml("dep", "cf-dep", { app: "x" }, "{apiVersion: apps/v1, kind: Deployment, metadata: {name: d, namespace: cf-dep}, spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: conform/probe:v1}]}}}}"),
+    );
+    assert.equal(deployment.podLabels, undefined);
+    assert.equal(conflicts(byLabel, deployment), true);
+    // A pod in a namespace the scenario does not create: that namespace's labels are unknown.
+    const foreign = lockOf(quiet("fo", "cf-fo", { app: "x" }, ", {name: q, namespace: default, labels: {app: y}, node: 1}"));
+    assert.equal(foreign.podLabels, undefined);
+    assert.equal(conflicts(byLabel, foreign), true);
+  });
+
+  test("a host policy is kept apart from scenarios that probe nodes; with egress rules it runs alone", () => {
+    const host = lockOf(ccnp("hp", "cf-hp", "nodeSelector: {matchLabels: {conform.dev/node-index: '2'}}"));
+    assert.equal(host.hostPolicy, true);
+    assert.equal(host.exclusive, false);
+    assert.equal(conflicts(host, lockOf(quiet("web", "cf-web", { app: "x" }))), false);
+    const [probesNodes] = scenariosFrom(scenarioYaml("n", { namespace: "cf-n", to: ["host:10250/tcp"] }));
+    assert.equal(conflicts(host, scenarioLocks(probesNodes!)), true);
+    const hostNet = lockOf(
+      footprintYaml("hn", "cf-hn", { app: "x" }, "{apiVersion: v1, kind: Pod, metadata: {name: h, namespace: cf-hn}, spec: {hostNetwork: true, containers: [{name: probe, image: conform/probe:v1}]}}"),
+    );
+    assert.equal(conflicts(host, hostNet), true);
+    const egress = lockOf(ccnp("he", "cf-he", "nodeSelector: {matchLabels: {conform.dev/node-index: '2'}}, egress: [{toEntities: [world]}]"));
+    assert.equal(egress.exclusive, true);
+  });
+
+  test("the costliest scenario starts first: waves of would-be drops cost probe timeouts", async () => {
+    const [passes] = scenariosFrom(scenarioYaml("p", { namespace: "cf-p" }));
+    const [drops] = scenariosFrom(scenarioYaml("d", { namespace: "cf-d" }).replace("{cf-d/a: ALLOWED}", "{cf-d/a: DROPPED}"));
+    assert.ok(scenarioCost(drops!, 16) > scenarioCost(passes!, 16));
+    const items = [
+      { name: "cheap", locks: locks(["a"]), cost: 1 },
+      { name: "dear", locks: locks(["b"]), cost: 9 },
+    ];
+    const events: string[] = [];
+    await runScheduled(items, {
+      parallel: 1,
+      locks: (i) => i.locks,
+      cost: (i) => i.cost,
+      work: async (i) => void events.push(i.name),
+      onNotStarted: () => undefined,
+      onError: () => undefined,
+    });
+    assert.deepEqual(events, ["dear", "cheap"]);
   });
 
   async function trace(items: { name: string; locks: ScenarioLocks }[], parallel: number) {

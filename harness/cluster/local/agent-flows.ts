@@ -73,6 +73,24 @@ export class AgentFlowSource implements FlowSource {
     // Filtered again with the runner's own matcher, so this source answers exactly as an in-memory one.
     return [...byKey.values()].sort(compareLines).map((l) => l as FlowRecord).filter((r) => matchesAnyFilter(r, q.filters));
   }
+
+  async follow(q: Omit<FlowQuery, "until">, onFlow: (flow: FlowRecord) => void, signal: AbortSignal): Promise<void> {
+    const filters = q.filters && q.filters.length > 0 ? q.filters : [undefined];
+    await Promise.all(
+      this.agents.flatMap((agent) =>
+        filters.map((filter) => {
+          const params = flowQueryParams(q.since, new Date(0), filter);
+          params.delete("until");
+          params.set("follow", "true");
+          return streamAgentFlows(agent, params, (line) => {
+            if (line.flow) onFlow(line as FlowRecord);
+          }, { signal }).catch((err: unknown) => {
+            if (!signal.aborted) throw err;
+          });
+        }),
+      ),
+    );
+  }
 }
 
 /** Names the API server holds, `Kind/namespace/name` (namespace empty for clusterwide). */

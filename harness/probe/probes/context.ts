@@ -4,6 +4,8 @@ import { isIP } from "node:net";
 import type { Classified, SocketErrorLike } from "../classify.js";
 import { classifyDnsRcode, classifySocketError } from "../classify.js";
 import { defaultNameserver, dnsExchange } from "../dns-client.js";
+import { DropBoard } from "../drop-board.js";
+import type { FiveTuple } from "../drop-board.js";
 import type { DnsExchange, Probe, ProbeResult } from "../schema.js";
 import { parseServerAddress } from "../schema.js";
 import type { PortAllocator } from "../sockets.js";
@@ -17,14 +19,17 @@ export interface ProbeContext {
   nameserver(): Promise<string | undefined>;
   /** Memoised per batch and destination: routes do not change under a batch. */
   sourceFor(dest: string): Promise<string>;
+  /** Drop notices from the harness, for ending a probe whose packet the datapath dropped. */
+  drops: DropBoard;
 }
 
-export function createContext(ports: PortAllocator, batchStart = performance.now()): ProbeContext {
+export function createContext(ports: PortAllocator, batchStart = performance.now(), drops = new DropBoard()): ProbeContext {
   let ns: Promise<string | undefined> | undefined;
   const sources = new Map<string, Promise<string>>();
   return {
     batchStart,
     ports,
+    drops,
     nameserver: () => (ns ??= defaultNameserver()),
     sourceFor: (dest) => {
       let p = sources.get(dest);
@@ -63,6 +68,20 @@ export class ResultDraft {
     this.result.detail = c.detail;
     this.result.timings.totalMs = round(this.elapsed());
     return this.result;
+  }
+
+  /** The wait for an answer ended because the harness saw the packet dropped (drop-board.ts). */
+  finishDropped(reason: string, what: string): ProbeResult {
+    const afterMs = round(this.elapsed());
+    this.result.endedEarly = { reason, afterMs };
+    return this.finish({ outcome: "TIMEOUT", detail: `no answer to ${what}: the datapath dropped it (${reason}), so the probe stopped waiting after ${afterMs} ms` });
+  }
+
+  /** The 5-tuple this probe's packets carry, once its socket is bound. */
+  tuple(protocol: FiveTuple["protocol"]): FiveTuple | undefined {
+    const { source, destination } = this.result;
+    if (source.address === null || source.port === null || destination.address === null || destination.port === null) return undefined;
+    return { protocol, source: { address: source.address, port: source.port }, destination: { address: destination.address, port: destination.port } };
   }
 
   failSocket(err: SocketErrorLike, prefix = ""): ProbeResult {

@@ -8,8 +8,17 @@ import { ResultDraft, resolveHost, round, sourceAddressFor } from "./context.js"
 export type Raced<T> = { kind: "ok"; value: T } | { kind: "timeout" } | { kind: "error"; error: unknown };
 
 export function raceTimeout<T>(p: Promise<T>, ms: number): Promise<Raced<T>> {
+  return raceAnswer(p, ms) as Promise<Raced<T>>;
+}
+
+/** Waits for `p`, at most `ms`, and no longer than until `dropped` (a drop notice) resolves. */
+export function raceAnswer<T>(p: Promise<T>, ms: number, dropped?: Promise<string>): Promise<Raced<T> | { kind: "dropped"; reason: string }> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ kind: "timeout" }), Math.max(0, ms));
+    void dropped?.then((reason) => {
+      clearTimeout(timer);
+      resolve({ kind: "dropped", reason });
+    });
     p.then(
       (value) => {
         clearTimeout(timer);
@@ -45,9 +54,13 @@ export async function connectForProbe(
   }
   const { socket, localPort } = started.attempt;
   draft.result.source.port = localPort;
-  const r = await raceTimeout(started.connected, probe.timeoutMs - draft.elapsed());
-  if (r.kind === "timeout") {
+  const tuple = draft.tuple("TCP");
+  const watch = tuple ? ctx.drops.watch(tuple) : undefined;
+  const r = await raceAnswer(started.connected, probe.timeoutMs - draft.elapsed(), watch?.dropped);
+  watch?.stop();
+  if (r.kind === "timeout" || r.kind === "dropped") {
     socket.destroy();
+    if (r.kind === "dropped") return draft.finishDropped(r.reason, `the TCP SYN to ${dest}:${probe.port}`);
     return draft.finish({ outcome: "TIMEOUT", detail: `no answer to the TCP SYN to ${dest}:${probe.port} within ${probe.timeoutMs} ms` });
   }
   if (r.kind === "error") {

@@ -3,7 +3,7 @@ import type { ProbeResult, UdpProbe } from "../schema.js";
 import { asSocketError, bindConnectedUdp } from "../sockets.js";
 import type { ProbeContext } from "./context.js";
 import { ResultDraft, resolveHost, round, sourceAddressFor } from "./context.js";
-import { raceTimeout } from "./tcp.js";
+import { raceAnswer } from "./tcp.js";
 
 export async function runUdpProbe(probe: UdpProbe, ctx: ProbeContext): Promise<ProbeResult> {
   const draft = new ResultDraft(probe, ctx);
@@ -32,8 +32,12 @@ export async function runUdpProbe(probe: UdpProbe, ctx: ProbeContext): Promise<P
       else exchange.bytesSent = sent.length;
     });
   });
-  const r = await raceTimeout(reply, probe.timeoutMs - draft.elapsed());
+  const tuple = draft.tuple("UDP");
+  const watch = tuple ? ctx.drops.watch(tuple) : undefined;
+  const r = await raceAnswer(reply, probe.timeoutMs - draft.elapsed(), watch?.dropped);
+  watch?.stop();
   socket.close();
+  if (r.kind === "dropped") return draft.finishDropped(r.reason, `the UDP datagram to ${dest}:${probe.port}`);
   if (r.kind === "timeout") {
     return draft.finish({ outcome: "TIMEOUT", detail: `no UDP reply from ${dest}:${probe.port} within ${probe.timeoutMs} ms` });
   }
