@@ -11,13 +11,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { AgentFlowSource, agentAddresses } from "../harness/cluster/local/agent-flows.js";
 import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { mergePatch } from "../harness/cluster/local/kubelet/kube.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
-import { agentLogTail, removeAgentPins } from "../harness/cluster/local/node-agent.js";
+import { AGENT_CONFIGMAP, AGENT_NAMESPACE, agentLogTail, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
 import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
@@ -75,7 +76,11 @@ describe("enforcement modes default / always / never and audit mode, switched th
 
   before(async () => {
     const configFile = join(dir, "cluster.yaml");
-    writeFileSync(configFile, "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  cni: conform\n  world: false\n");
+    // spec.agent starts the agents in the default mode explicitly: `up` must put it in the ConfigMap.
+    writeFileSync(
+      configFile,
+      "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  cni: conform\n  world: false\n  agent: {enforcementMode: default, auditMode: false}\n",
+    );
     await conform(["cluster", "up", "--name", name, "--config", configFile]);
     nodes = readState(name)?.nodes ?? [];
     assert.equal(nodes.length, 2);
@@ -239,6 +244,8 @@ describe("enforcement modes default / always / never and audit mode, switched th
   const guardedBy = [`${NS}/${GUARDED}`];
 
   test("default: a pod no policy selects is open to everyone; guarded-from-a admits a and drops b", async () => {
+    const cm = await core.readNamespacedConfigMap({ namespace: AGENT_NAMESPACE, name: AGENT_CONFIGMAP });
+    assert.deepEqual((parseYaml(cm.data?.["config.yaml"] ?? "") as { policy?: unknown }).policy, { enforcementMode: "default", auditMode: false }, "spec.agent reached the agent ConfigMap");
     await waitEnforcement([GUARDED], {
       a: { ingress: "none", egress: "none" },
       b: { ingress: "none", egress: "none" },
