@@ -331,7 +331,9 @@ function finalizeEndpoint(ep: Endpoint, acc: { ingress: DirectionAcc; egress: Di
     if (!defaultDeny) {
       addSynthesizedAllow(dirEntries, ep.epId, code, 0, direction === "ingress" ? SYNTHESIZED_RULE_REF.allowAnyIngress : SYNTHESIZED_RULE_REF.allowAnyEgress);
     }
-    if (direction === "ingress" && defaultDeny && config.allowLocalhost === "always" && d.selectedBy.size > 0 && ep.identity !== RESERVED_IDENTITY.host) {
+    // Cilium adds the host allow to every non-host endpoint's policy (DistillPolicy), whatever
+    // selects it: under `always` the kubelet's probes still reach a pod no policy selects.
+    if (direction === "ingress" && defaultDeny && config.allowLocalhost === "always" && ep.identity !== RESERVED_IDENTITY.host) {
       addSynthesizedAllow(dirEntries, ep.epId, code, RESERVED_IDENTITY.host, SYNTHESIZED_RULE_REF.allowLocalhostIngress);
     }
     widenRedirects(dirEntries);

@@ -37,8 +37,13 @@ describe("enforcement modes", () => {
     assert.equal(web?.defaultDenyCause.ingress, "enforcement-always");
     assert.equal(w.at("prod/web", "ingress", w.id("prod/client"), TCP, 80).verdict, "DROPPED");
     assert.equal(w.at("prod/web", "egress", WORLD, TCP, 80).verdict, "DROPPED");
-    // Current Cilium source adds the allow-localhost entry only when a rule selects the endpoint.
-    assert.equal(w.at("prod/web", "ingress", HOST, TCP, 80).verdict, "DROPPED");
+    // The allow-localhost entry does not depend on a selecting rule (Cilium's DistillPolicy adds it
+    // to every non-host endpoint); the other way round, pod to host, stays default deny.
+    const fromHost = w.at("prod/web", "ingress", HOST, TCP, 80);
+    assert.equal(fromHost.verdict, "FORWARDED");
+    assert.equal(w.result.ruleRefs.get(fromHost.ruleRef)?.kind, "Synthesized");
+    assert.equal(w.result.ruleRefs.get(fromHost.ruleRef)?.name, "allow-localhost-ingress");
+    assert.equal(w.at("prod/web", "egress", HOST, TCP, 80).dropReason, 133);
     assert.equal(w.at("prod/db", "ingress", HOST, TCP, 80).verdict, "FORWARDED");
     assert.equal(w.at("prod/db", "ingress", w.id("prod/client"), TCP, 80).verdict, "FORWARDED");
     assert.equal(w.at("prod/db", "ingress", w.id("prod/web"), TCP, 80).verdict, "DROPPED");

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../../util/yaml-schema.js";
-import { defaultLocalConfig, effectiveRouting, loadLocalConfig } from "./config.js";
+import { agentSettings, defaultLocalConfig, effectiveRouting, loadLocalConfig } from "./config.js";
 import { localCapabilities } from "./provider.js";
 
 const HEAD = "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata:\n  name: rt\nspec:\n";
@@ -50,4 +50,31 @@ describe("local cluster config: spec.routing", () => {
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
+});
+
+describe("local cluster config: spec.agent", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cft-agent-config-"));
+  const file = (name: string, spec: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, HEAD + spec);
+    return path;
+  };
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("policy settings go into the agent ConfigMap as policy.*; absent, the agent keeps its defaults", () => {
+    const always = loadLocalConfig(file("always.yaml", "  cni: conform\n  agent:\n    enforcementMode: always\n    auditMode: true\n"));
+    assert.deepEqual(agentSettings(always), { routing: "tunnel", policy: { enforcementMode: "always", auditMode: true } });
+    assert.deepEqual(agentSettings(defaultLocalConfig()), { routing: "tunnel" });
+    assert.deepEqual(agentSettings(loadLocalConfig(file("empty.yaml", "  agent: {}\n"))), { routing: "tunnel" });
+  });
+
+  test("an unknown mode, an unknown field, or agent settings without the agent are refused at their line", () => {
+    const typo = file("typo.yaml", "  agent:\n    enforcementMode: strict\n");
+    assert.throws(() => loadLocalConfig(typo), (err: unknown) => err instanceof InputError && err.message.includes(`${typo}:7: spec.agent.enforcementMode:`));
+    const unknown = file("unknown.yaml", "  agent:\n    auditmode: true\n");
+    assert.throws(() => loadLocalConfig(unknown), (err: unknown) => err instanceof InputError && err.message.includes(`${unknown}:`) && err.message.includes("auditmode"));
+    const ptp = file("ptp.yaml", "  cni: ptp\n  agent:\n    auditMode: true\n");
+    // A mapping's error points at its first line of content.
+    assert.throws(() => loadLocalConfig(ptp), (err: unknown) => err instanceof InputError && err.message.includes(`${ptp}:8: spec.agent: cni ptp runs no agent`));
+  });
 });

@@ -1,6 +1,7 @@
 // The local cluster definition (clusters/local/*.yaml), one zod schema; TS types are inferred.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { ENFORCEMENT_MODES } from "../../../agent/policy/types.js";
 import { parseYamlWithSchema } from "../../util/yaml-schema.js";
 import { CLUSTER_NAME_RE } from "./names.js";
 
@@ -37,10 +38,24 @@ export const localClusterConfigSchema = z.strictObject({
       serviceCIDR: cidr.default("10.96.0.0/16"),
       /** A "world" netns outside the cluster serving HTTP, TCP/UDP echo and DNS on 203.0.113.0/24. */
       world: z.boolean().default(true),
+      /**
+       * Policy settings of the bundled agent, written into its ConfigMap (`policy.*` of
+       * `kube-system/conform-agent-config`) at `up`: Cilium's `enable-policy` and
+       * `policy-audit-mode`. Absent fields keep the agent's defaults (default, false).
+       */
+      agent: z
+        .strictObject({
+          enforcementMode: z.enum(ENFORCEMENT_MODES).optional(),
+          auditMode: z.boolean().optional(),
+        })
+        .optional(),
     })
     .superRefine((spec, ctx) => {
       if (spec.cni === "ptp" && spec.routing === "tunnel") {
         ctx.addIssue({ code: "custom", path: ["routing"], message: "cni ptp routes natively only; use routing: native or cni: conform" });
+      }
+      if (spec.cni === "ptp" && spec.agent !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["agent"], message: "cni ptp runs no agent; agent settings need cni: conform" });
       }
     })
     .transform((spec) => ({ ...spec, routing: spec.routing ?? defaultRouting(spec.cni) }))
@@ -55,6 +70,12 @@ export type LocalClusterConfig = z.infer<typeof localClusterConfigSchema>;
  */
 export function effectiveRouting(config: LocalClusterConfig): RoutingMode {
   return config.spec.cni === "conform" ? config.spec.routing : "native";
+}
+
+/** The agent ConfigMap settings `up` writes for this cluster (agentDeployObjects merges them over the manifest's). */
+export function agentSettings(config: LocalClusterConfig): Record<string, unknown> {
+  const policy = config.spec.agent;
+  return { routing: effectiveRouting(config), ...(policy && Object.keys(policy).length > 0 ? { policy } : {}) };
 }
 
 export function defaultLocalConfig(): LocalClusterConfig {

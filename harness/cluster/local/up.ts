@@ -12,7 +12,7 @@ import { spawnDetached } from "../../util/exec.js";
 import { isAlive } from "../../util/processes.js";
 import { readTail } from "../../util/files.js";
 import { StopWaiting, waitFor } from "../../util/wait.js";
-import { effectiveRouting } from "./config.js";
+import { agentSettings, effectiveRouting } from "./config.js";
 import type { LocalClusterConfig } from "./config.js";
 import { logFile, startComponent } from "./control-plane.js";
 import type { ControlPlaneComponent, ControlPlaneInput } from "./control-plane.js";
@@ -170,7 +170,7 @@ export async function upCluster(opts: UpOptions): Promise<UpResult> {
       // The agents need the CRDs before they can allocate identities; started earlier they would
       // only crash and sit in CrashLoopBackOff.
       await crds;
-      await applyObjects(kc, agentDeployObjects({ cluster: name, settings: { routing: effectiveRouting(config) } }));
+      await applyObjects(kc, agentDeployObjects({ cluster: name, settings: agentSettings(config) }));
       mark("agent-applied");
     }
 
