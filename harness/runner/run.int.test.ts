@@ -170,13 +170,13 @@ describe("conform run (local cluster, spawned CLI)", { timeout: 900_000 }, () =>
     assert.equal(readState(kept), undefined, "no cluster was created");
   });
 
-  test("suites/policy passes on the local cluster, and its --mutate self-check: exit 0, one JUnit testcase per cell, zero failures", async () => {
+  test("suites/policy and suites/observability pass on the local cluster, and their --mutate self-check: exit 0, one JUnit testcase per cell, zero failures", async () => {
     const dir = join(out, "policy");
-    const r = await runConform(["suites/policy", "--name", kept, "--keep", "--mutate", "--output-dir", dir, "--reporter", "list,junit,json"]);
+    const r = await runConform(["suites/policy", "suites/observability", "--name", kept, "--keep", "--mutate", "--output-dir", dir, "--reporter", "list,junit,json"]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /RESULT: PASSED/);
 
-    const scenarios = loadScenariosOrThrow([join(repoRoot, "suites", "policy")]);
+    const scenarios = loadScenariosOrThrow([join(repoRoot, "suites", "policy"), join(repoRoot, "suites", "observability")]);
     const suites = parseJUnit(readFileSync(join(dir, "junit.xml"), "utf8"));
     assert.deepEqual(suites.map((s) => s.name).sort(), scenarios.map((s) => s.name).sort());
     for (const scenario of scenarios) {
@@ -208,6 +208,12 @@ describe("conform run (local cluster, spawned CLI)", { timeout: 900_000 }, () =>
     const rejected = json.scenarios.flatMap((s: { cells: { expected: { outcome: string }; observed: { outcome: string } }[] }) => s.cells).filter((c: { expected: { outcome: string } }) => c.expected.outcome === "REJECTED");
     assert.ok(rejected.length >= 2);
     for (const c of rejected) assert.equal(c.observed.outcome, "REJECTED");
+    // Probes of policy drops ended on the agents' drop flows (drop notices), not on their timeouts.
+    type JsonCell = { expected: { outcome: string }; observed: { outcome: string; detail: string } };
+    const dropped: JsonCell[] = json.scenarios.flatMap((s: { cells: JsonCell[] }) => s.cells).filter((c: JsonCell) => c.observed.outcome === "DROPPED");
+    assert.ok(dropped.length > 20);
+    const early = dropped.filter((c) => /the datapath dropped it \(POLICY_DEN(IED|Y)\), so the probe stopped waiting/.test(c.observed.detail));
+    assert.ok(early.length > dropped.length / 2, `${early.length} of ${dropped.length} drops ended early; e.g. ${dropped[0]?.observed.detail}`);
 
     // Fixtures were deleted for real; the cluster itself was kept.
     assert.ok(await namespaceGone(kept, "cf-baseline"), "the scenario's namespace is gone");

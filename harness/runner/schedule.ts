@@ -151,7 +151,8 @@ export function scenarioCost(scenario: LoadedScenario, concurrency: number): num
 
 /**
  * Runs `work` over `items` with at most `parallel` at once, never two whose locks conflict;
- * among runnable items the costliest goes first (the earliest on a tie, or without `cost`). Once `stop()` returns true no new item starts
+ * among runnable items the costliest goes first, counting the cost of the items it conflicts with
+ * (the earliest on a tie, or without `cost`). Once `stop()` returns true no new item starts
  * and `onNotStarted` gets each remaining one. Results come back in input order.
  */
 export async function runScheduled<T, R>(
@@ -169,7 +170,10 @@ export async function runScheduled<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   const locks = items.map(options.locks);
-  const costs = items.map((item) => options.cost?.(item) ?? 0);
+  // A scenario that cannot overlap others heads a chain that runs one after another: its priority
+  // is its own cost plus theirs, so the chain starts early instead of trailing at the end.
+  const own = items.map((item) => options.cost?.(item) ?? 0);
+  const costs = own.map((c, i) => c + own.reduce((sum, d, j) => (j !== i && conflicts(locks[i]!, locks[j]!) ? sum + d : sum), 0));
   // A stable sort keeps input order among equal costs.
   const waiting = items.map((_, i) => i).sort((a, b) => costs[b]! - costs[a]!);
   const running = new Map<number, Promise<void>>();

@@ -138,6 +138,22 @@ spec:
       onError: () => undefined,
     });
     assert.deepEqual(events, ["dear", "cheap"]);
+    // Two that cannot overlap form a chain; it starts before a single costlier scenario.
+    const chain = [
+      { name: "solo", locks: locks(["s"]), cost: 8 },
+      { name: "first", locks: locks(["shared"]), cost: 5 },
+      { name: "second", locks: locks(["shared"]), cost: 4 },
+    ];
+    events.length = 0;
+    await runScheduled(chain, {
+      parallel: 1,
+      locks: (i) => i.locks,
+      cost: (i) => i.cost,
+      work: async (i) => void events.push(i.name),
+      onNotStarted: () => undefined,
+      onError: () => undefined,
+    });
+    assert.deepEqual(events, ["first", "second", "solo"]);
   });
 
   async function trace(items: { name: string; locks: ScenarioLocks }[], parallel: number) {
