@@ -299,7 +299,7 @@ function resolveTargets(text: string, path: PropertyKey[], ctx: Ctx): ResolvedTa
     return [withHttp(target, target.port, protocol)];
   }
 
-  // world, cidr, host and node targets always carry a port (parseTarget insists).
+  // world, cidr, host, node, apiserver and health targets always carry a port (parseTarget insists).
   return [withHttp(target, target.port!, target.protocol ?? "tcp")];
 }
 
