@@ -23,6 +23,8 @@ import { waitFor } from "../harness/util/wait.js";
 import { BpfMap, Direction, MAP_NAMES, PerCpuTypedMap, metricsIndex, metricsValueCodec, u32Codec } from "../native/index.js";
 import { POLICY_STATUS_FILE } from "./agent.js";
 import type { PolicySyncStatus } from "./sync/policy-sync.js";
+import { hostVethName } from "./endpoint/link-ops.js";
+import { HEALTH_CONTAINER_ID, HEALTH_IFNAME } from "./health/health-endpoint.js";
 
 const name = `as${process.pid}`;
 const cli = join(process.cwd(), "dist/harness/cli/main.js");
@@ -152,12 +154,30 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
       ["frontend", "stranger", 9000, "ALLOWED"],
     ]);
     const links = await execCapture("ip", ["-n", nodes[1]!.netns, "-br", "link", "show", "type", "veth"], { timeoutMs: 5000 });
-    const lxc = links.stdout.split("\n").map((l) => l.split(/[\s@]/)[0] ?? "").filter((n) => n.startsWith("lxc"));
+    const healthVeth = hostVethName(HEALTH_CONTAINER_ID, HEALTH_IFNAME);
+    const all = links.stdout.split("\n").map((l) => l.split(/[\s@]/)[0] ?? "").filter((n) => n.startsWith("lxc"));
+    assert.ok(all.includes(healthVeth), `node 2's health endpoint has its veth ${healthVeth}`);
+    const lxc = all.filter((n) => n !== healthVeth);
     assert.equal(lxc.length, 1, "backend is the only pod on node 2");
     for (const hook of ["ingress", "egress"]) {
       const tc = await execCapture("tc", ["-n", nodes[1]!.netns, "filter", "show", "dev", lxc[0]!, hook], { timeoutMs: 5000 });
       // tc shows program names cut to the kernel's 15 characters.
       assert.match(tc.stdout, hook === "ingress" ? /cf_from_endpoin/ : /cf_to_endpoint/);
+    }
+  });
+
+  test("every node has a health endpoint: CEP kube-system/cilium-health-<node> with identity 4, answering HTTP on 4240 across nodes", async () => {
+    for (const node of nodes) {
+      const cep = (await custom.getNamespacedCustomObject({ group: "cilium.io", version: "v2", plural: "ciliumendpoints", namespace: "kube-system", name: `cilium-health-${node.name}` })) as {
+        status?: { identity?: { id?: number; labels?: string[] }; networking?: { addressing?: { ipv4?: string }[] } };
+      };
+      assert.equal(cep.status?.identity?.id, 4);
+      assert.deepEqual(cep.status?.identity?.labels, ["reserved:health="]);
+      const ip = cep.status?.networking?.addressing?.[0]?.ipv4 ?? "";
+      // frontend runs on node 1: one probe stays on the node, the other crosses to node 2.
+      const [r] = await probes.runBatch({ namespace: "shop", name: "frontend" }, [{ kind: "http", id: `health-${node.name}`, host: ip, port: 4240, method: "GET", path: "/hello", timeoutMs: 3000 }]);
+      assert.equal(r?.outcome, "ALLOWED", `${node.name}'s health endpoint ${ip}: ${r?.detail}`);
+      assert.equal(r?.http?.status, 200);
     }
   });
 

@@ -8,7 +8,7 @@
  * network as ready only once a new pod gets its policy before it runs.
  */
 import { CoreV1Api } from "@kubernetes/client-node";
-import type { KubeConfig, V1Node } from "@kubernetes/client-node";
+import type { V1Node } from "@kubernetes/client-node";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -18,7 +18,7 @@ import type { CniAgent, CniAgentOptions } from "./cni/cni-agent.js";
 import { installCniShim, writeConflist } from "./cni/install.js";
 import { Datapath } from "./datapath/index.js";
 import type { DatapathConfigInput } from "./datapath/index.js";
-import { ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
+import { apiServerEndpointSliceCache, ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
 import type { CiliumEndpoint, CiliumIdentity } from "./k8s/cilium-types.js";
 import type { Logger } from "./k8s/log.js";
 import { createLogger, errorMessage } from "./k8s/log.js";
@@ -32,6 +32,7 @@ import type { AgentApi } from "./api/server.js";
 import { DEFAULT_FLOW_CAPACITY, FlowObserver } from "./observer/observer.js";
 import { ENFORCEMENT_MODES, policyRefOf } from "./policy/index.js";
 import type { IdentityInput, PolicyProblem, PolicyRef } from "./policy/index.js";
+import { apiServerAddresses, kubeconfigServerIp } from "./sync/api-server-addresses.js";
 import { EndpointTracker } from "./sync/endpoint-tracker.js";
 import { buildIpcache } from "./sync/ipcache-build.js";
 import { DebouncedTask } from "./sync/debounced-task.js";
@@ -44,6 +45,8 @@ import { hostEndpointInput, hostFirewallConfigSchema, startHostFirewall } from "
 import { AgentObserverContext } from "./wiring/observer-context.js";
 import { AgentStatusSource } from "./wiring/status-provider.js";
 import { AGENT_VERSION } from "./wiring/version.js";
+import { HEALTH_IDENTITY, HEALTH_PORT, healthPodRef, startHealthEndpoint } from "./health/health-endpoint.js";
+import { netnsNames } from "../harness/cluster/local/names.js";
 
 /** The agent's config file: the CNI agent's fields (unchanged) plus policy and datapath. */
 export const agentConfigSchema = cniAgentConfigSchema.extend({
@@ -86,8 +89,22 @@ export const agentConfigSchema = cniAgentConfigSchema.extend({
   routing: z.enum(["tunnel", "native"]).default("tunnel"),
   /** Host policies (CCNP nodeSelector) on this node: agent/wiring/host-firewall.ts. */
   hostFirewall: hostFirewallConfigSchema,
-  /** kube-apiserver addresses (identity 7); default: the kubeconfig server's address when it is an IP. */
+  /**
+   * kube-apiserver addresses (identity 7). Default: the ready endpoints of the `default/kubernetes`
+   * EndpointSlices (watched), or while there are none the kubeconfig server's address when it is an IP.
+   */
   apiServerAddresses: z.array(z.ipv4()).optional(),
+  /**
+   * The node's health endpoint (Cilium's cilium-health, identity `health` 4): agent/health/.
+   * `netns` defaults to `cf-<cluster>_health-<node>`, which `conform cluster down` sweeps.
+   */
+  health: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      port: z.number().int().min(1).max(65535).default(HEALTH_PORT),
+      netns: z.string().regex(/^[^/\s]{1,200}$/).optional(),
+    })
+    .prefault({}),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
@@ -107,13 +124,6 @@ export interface Agent {
 
 export const POLICY_STATUS_FILE = "policy-status.json";
 const TUNNEL_RESYNC_MS = 30_000;
-
-function apiServerIps(kc: KubeConfig): string[] {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) return [];
-  const host = new URL(server).hostname;
-  return /^\d+\.\d+\.\d+\.\d+$/.test(host) && !host.startsWith("127.") ? [host] : [];
-}
 
 /** CiliumIdentities → engine input, with named ports gathered from the CiliumEndpoints using them. */
 function identityInputs(identities: ResourceCache<{ metadata: { name?: string }; "security-labels": Record<string, string> }> | undefined, ceps: ResourceCache<CiliumEndpoint>): IdentityInput[] {
@@ -281,21 +291,35 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
       ...(parsed.routerDevice ? { routerDevice: parsed.routerDevice } : {}),
       ...(mtu ? { mtu } : {}),
       ...(parsed.identityGc ? { identityGc: parsed.identityGc } : {}),
+      ...(parsed.health.enabled ? { reservedEndpoints: [{ pod: healthPodRef(parsed.nodeName), identity: HEALTH_IDENTITY }] } : {}),
     };
     const cni = await startCniAgent(cniOptions);
     stops.push(() => cni.stop());
     const pruned = datapath.pruneEndpoints(cni.manager.endpoints().map((e) => e.id));
     if (pruned.length > 0) log.info("dropped datapath entries of endpoints gone while the agent was down", { endpoints: pruned.join(",") });
+    if (parsed.health.enabled) {
+      // Attached like a restored pod: before the first policy state, which then covers it too.
+      // Pods do not depend on it, so a node whose health endpoint fails still serves (as Cilium's does).
+      const netnsName = parsed.health.netns ?? netnsNames.health(clusterName, parsed.nodeName);
+      try {
+        const health = await startHealthEndpoint({ manager: cni.manager, nodeName: parsed.nodeName, netnsName, port: parsed.health.port, log });
+        stops.push(() => health.stop());
+      } catch (err) {
+        log.error("the health endpoint could not be set up", { netns: netnsName, error: errorMessage(err) });
+      }
+    }
 
     const nodes = nodeCache(kc, { log }).start();
     const ceps = cni.caches.endpoints ?? ciliumEndpointCache(kc, { log }).start();
     const knps = networkPolicyCache(kc, { log }).start();
     const cnps = ciliumNetworkPolicyCache(kc, { log }).start();
     const ccnps = ciliumClusterwideNetworkPolicyCache(kc, { log }).start();
-    stops.push(() => nodes.stop(), () => knps.stop(), () => cnps.stop(), () => ccnps.stop());
+    // Not watched when the addresses are configured: nothing would read them.
+    const apiSlices = parsed.apiServerAddresses ? undefined : apiServerEndpointSliceCache(kc, { log }).start();
+    stops.push(() => nodes.stop(), () => knps.stop(), () => cnps.stop(), () => ccnps.stop(), () => apiSlices?.stop());
     if (!cni.caches.endpoints) stops.push(() => ceps.stop());
 
-    const apiServerAddresses = parsed.apiServerAddresses ?? apiServerIps(kc);
+    const kubeconfigIp = kubeconfigServerIp(kc);
     // The ipcache reads the CIDR identities the policy sync allocates; the two refer to each other.
     const late: { policy?: PolicySync } = {};
     const ipcache = new DebouncedTask(
@@ -306,7 +330,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
             nodes: nodes.list() as V1Node[],
             ciliumEndpoints: ceps.list(),
             localEndpoints: tracker.endpoints(),
-            apiServerAddresses,
+            apiServerAddresses: apiServerAddresses({ configured: parsed.apiServerAddresses, slices: apiSlices?.list() ?? [], kubeconfigIp }),
             cidrIdentities: late.policy?.cidrIdentities() ?? [],
           }),
         );
@@ -387,6 +411,8 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     // node addresses and pod CIDRs are the tunnel's peers.
     const onNode = () => (ipcache.trigger(), tunnelTask.trigger(), policySync.trigger());
     nodes.on({ add: onNode, update: onNode, delete: onNode }, { replay: false });
+    const onApiSlice = () => ipcache.trigger();
+    apiSlices?.on({ add: onApiSlice, update: onApiSlice, delete: onApiSlice }, { replay: false });
     // CEPs carry identities of remote pods (ipcache) and named ports (egress named-port rules).
     ceps.on({ add: () => (ipcache.trigger(), policySync.trigger()), update: () => (ipcache.trigger(), policySync.trigger()), delete: () => (ipcache.trigger(), policySync.trigger()) }, { replay: false });
     tracker.onChange(async () => {
@@ -396,7 +422,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
       await policySync.flush();
     });
 
-    await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : [])]);
+    await waitForSync([nodes, ceps, knps, cnps, ccnps, ...(identities ? [identities] : []), ...(apiSlices ? [apiSlices] : [])]);
     // A node that cannot build its tunnel must not turn Ready.
     await tunnelTask.flush();
     if (tunnelFailure !== undefined) throw new Error(`the VXLAN tunnel could not be set up: ${errorMessage(tunnelFailure)}`);

@@ -137,8 +137,14 @@ describe("legacy-lockdown: a forgotten ingress policy blocks the health checker,
       identities: number;
     };
     assert.deepEqual(status.agents.map((a) => [a.node, a.ready]), nodes.map((n) => [n.name, true]));
+    // Every node also has its health endpoint (agent/health/), listed like Cilium's `cilium endpoint list` does.
+    const isHealth = (e: { namespace: string; podName: string }) => e.namespace === "kube-system" && e.podName.startsWith("cilium-health-");
     assert.deepEqual(
-      status.endpoints.map((e) => [`${e.namespace}/${e.podName}`, e.node, e.ingressEnforcement, e.ipv4]),
+      status.endpoints.filter(isHealth).map((e) => [e.podName, e.node]).sort(),
+      nodes.map((n) => [`cilium-health-${n.name}`, n.name]).sort(),
+    );
+    assert.deepEqual(
+      status.endpoints.filter((e) => !isHealth(e)).map((e) => [`${e.namespace}/${e.podName}`, e.node, e.ingressEnforcement, e.ipv4]),
       [
         ["production/frontend", nodes[0]!.name, "none", pods.get("frontend")!.status!.podIP],
         ["production/health-checker", nodes[0]!.name, "none", pods.get("health-checker")!.status!.podIP],

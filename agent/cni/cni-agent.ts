@@ -27,6 +27,8 @@ import type { RestoreReport } from "../endpoint/manager.js";
 import { StaticIdentityResolver } from "../endpoint/static-resolver.js";
 import { NoopDatapath, NoopPublisher } from "../endpoint/types.js";
 import type { DatapathHook, EndpointPublisher, IdentityResolver } from "../endpoint/types.js";
+import { withReservedEndpoints } from "../health/health-endpoint.js";
+import type { ReservedEndpoint } from "../health/health-endpoint.js";
 import { installCniShim, writeConflist } from "./install.js";
 import { CniServer, replayDeleteQueue } from "./server.js";
 
@@ -53,6 +55,8 @@ export interface CniAgentOptions {
   readonly cniConfDir?: string;
   /** Identity GC; off unless given. Safe on every node (see allocator-gc.ts). */
   readonly identityGc?: { readonly graceMs: number; readonly intervalMs: number };
+  /** Endpoints without a Pod and with a fixed reserved identity (the health endpoint). */
+  readonly reservedEndpoints?: readonly ReservedEndpoint[];
   readonly log?: Logger;
 }
 
@@ -182,7 +186,7 @@ export async function startCniAgent(opts: CniAgentOptions): Promise<CniAgent> {
     nodeName: opts.nodeName,
     ipam,
     stateDir: join(opts.stateDir, "endpoints"),
-    resolver,
+    resolver: withReservedEndpoints(resolver, opts.reservedEndpoints ?? []),
     datapath: opts.datapath ?? new NoopDatapath(),
     publisher,
     ...(opts.routerDevice ? { routerDevice: opts.routerDevice } : {}),

@@ -3,8 +3,8 @@
  * CiliumIdentities and CiliumEndpoints (cluster-wide: the ipcache is built from them). Core
  * objects come as the client's V1 types; the cilium.io objects are validated (cilium-types.ts).
  */
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import type { KubeConfig, V1Namespace, V1Node, V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api } from "@kubernetes/client-node";
+import type { KubeConfig, V1EndpointSlice, V1Namespace, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { ZodType } from "zod";
 import { CILIUM_GROUP, CILIUM_RESOURCES, CILIUM_VERSION, ciliumEndpointSchema, ciliumIdentitySchema, parseWith } from "./cilium-types.js";
 import type { CiliumEndpoint, CiliumIdentity } from "./cilium-types.js";
@@ -95,4 +95,20 @@ export async function waitForSync(caches: readonly { readonly synced: Promise<vo
       signal.addEventListener("abort", () => reject(new Error("aborted while waiting for caches to sync")), { once: true });
     }),
   ]);
+}
+
+/**
+ * The `default/kubernetes` EndpointSlices: where the API server really listens. In-cluster config
+ * only names the `kubernetes` Service's ClusterIP, which policy never sees (it runs after service
+ * translation), so the kube-apiserver identity is keyed on these addresses, as Cilium does.
+ */
+export function apiServerEndpointSliceCache(kc: KubeConfig, opts: CacheFactoryOptions = {}): ResourceCache<V1EndpointSlice> {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  return new ResourceCache<V1EndpointSlice>(kc, {
+    resource: "endpointslices of default/kubernetes",
+    path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+    list: (o: ListOptions) => discovery.listNamespacedEndpointSlice({ namespace: "default", ...o }),
+    labelSelector: "kubernetes.io/service-name=kubernetes",
+    ...(opts.log ? { log: opts.log } : {}),
+  });
 }

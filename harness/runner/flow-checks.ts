@@ -69,6 +69,12 @@ export function flowMatchesCheck(record: FlowRecord, check: FlowCheck, book: Add
       case "node":
         if (f.destinationIp !== book.nodeAddress(to.index)) return false;
         break;
+      case "apiserver":
+        if (!f.destinationIp || f.destinationIp !== book.apiServerAddress?.()) return false;
+        break;
+      case "health":
+        if (!f.destinationIp || f.destinationIp !== book.healthAddress?.(to.index)) return false;
+        break;
     }
   }
   if (check.verdict !== undefined && f.verdict !== check.verdict) return false;

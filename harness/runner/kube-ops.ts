@@ -1,7 +1,7 @@
 // What a scenario does to the cluster: server-side apply with a record of everything it created,
 // deletion, waiting for pods to be Ready and for deleted namespaces to be gone, and a snapshot of
 // the pods and services probes need addresses from.
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesObject, V1Pod, V1Service } from "@kubernetes/client-node";
 import { apiErrorMessage, applyObjects, deleteObjects } from "../kube/apply.js";
 import type { ClusterHandle, ConvergenceScope } from "../cluster/provider.js";
@@ -189,20 +189,66 @@ export async function waitGone(kc: KubeConfig, objects: readonly KubeObject[], t
 export interface LiveObjects {
   pods: Map<string, V1Pod>;
   services: Map<string, V1Service>;
+  /** Ready IPv4 endpoints of the `default/kubernetes` EndpointSlices (`apiserver:` targets). */
+  apiServer?: string[];
+  /** Node name → address of its health endpoint, from the CiliumEndpoints `kube-system/cilium-health-<node>`. */
+  health?: Map<string, string>;
+}
+
+/** Where the health endpoints are published (agent/health/health-endpoint.ts). */
+const HEALTH_CEP_NAMESPACE = "kube-system";
+const HEALTH_CEP_PREFIX = "cilium-health-";
+const HEALTH_IDENTITY = 4;
+
+async function readApiServerAddresses(kc: KubeConfig): Promise<string[]> {
+  try {
+    const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: "default", labelSelector: "kubernetes.io/service-name=kubernetes" });
+    return slices.items.flatMap((s) => (s.addressType === "IPv4" ? (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses) : []));
+  } catch {
+    // Targets that need it report the missing address; other probes must not fail over it.
+    return [];
+  }
+}
+
+async function readHealthEndpoints(kc: KubeConfig): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let list: { items?: { metadata?: { name?: string }; status?: { identity?: { id?: number }; networking?: { addressing?: { ipv4?: string }[] } } }[] };
+  try {
+    list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "cilium.io", version: "v2", plural: "ciliumendpoints", namespace: HEALTH_CEP_NAMESPACE })) as typeof list;
+  } catch {
+    // No CiliumEndpoint CRD (no conform or Cilium agent): there are no health endpoints.
+    return out;
+  }
+  for (const cep of list.items ?? []) {
+    const name = cep.metadata?.name ?? "";
+    const ip = cep.status?.networking?.addressing?.find((a) => a.ipv4)?.ipv4;
+    if (name.startsWith(HEALTH_CEP_PREFIX) && cep.status?.identity?.id === HEALTH_IDENTITY && ip) out.set(name.slice(HEALTH_CEP_PREFIX.length), ip);
+  }
+  return out;
 }
 
 export async function readLiveObjects(kc: KubeConfig, namespaces: readonly string[]): Promise<LiveObjects> {
   const core = kc.makeApiClient(CoreV1Api);
-  const [pods, services] = await Promise.all([
+  const [pods, services, apiServer, health] = await Promise.all([
     Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))),
     Promise.all(namespaces.map((namespace) => core.listNamespacedService({ namespace }))),
+    readApiServerAddresses(kc),
+    readHealthEndpoints(kc),
   ]);
   const byName = <T extends { metadata?: { namespace?: string; name?: string } }>(items: T[]) =>
     new Map(items.map((i) => [podKey(i.metadata?.namespace ?? "", i.metadata?.name ?? ""), i]));
-  return { pods: byName(pods.flatMap((l) => l.items)), services: byName(services.flatMap((l) => l.items)) };
+  return { pods: byName(pods.flatMap((l) => l.items)), services: byName(services.flatMap((l) => l.items)), apiServer, health };
 }
 
-export function addressBook(live: LiveObjects, handle: Pick<ClusterHandle, "nodes" | "world">): AddressBook {
+/** The kubeconfig server's host when it is an IPv4 address (not loopback, which pods cannot reach). */
+function kubeconfigServerIp(kc: KubeConfig | undefined): string | undefined {
+  const server = kc?.getCurrentCluster()?.server;
+  if (!server) return undefined;
+  const host = new URL(server).hostname;
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) && !host.startsWith("127.") ? host : undefined;
+}
+
+export function addressBook(live: LiveObjects, handle: Pick<ClusterHandle, "nodes" | "world"> & Partial<Pick<ClusterHandle, "kubeConfig">>): AddressBook {
   const pod = (ns: string, name: string) => live.pods.get(podKey(ns, name));
   return {
     podIP: (ns, name) => pod(ns, name)?.status?.podIP || undefined,
@@ -213,6 +259,13 @@ export function addressBook(live: LiveObjects, handle: Pick<ClusterHandle, "node
       return handle.nodes.find((n) => n.name === nodeName)?.address ?? (p?.status?.hostIP || undefined);
     },
     nodeAddress: (index) => handle.nodes[index - 1]?.address,
+    // The Service's endpoint is where the API server listens for pods; the harness's own
+    // kubeconfig may go another way (the local cluster's reaches it from the root netns).
+    apiServerAddress: () => live.apiServer?.[0] ?? kubeconfigServerIp(handle.kubeConfig),
+    healthAddress: (index) => {
+      const node = handle.nodes[index - 1];
+      return node ? live.health?.get(node.name) : undefined;
+    },
     ...(handle.world ? { world: handle.world } : {}),
   };
 }

@@ -49,7 +49,7 @@ test("fixture manifests that are not policies stay (the host servers of the enti
   const scenario = load("entities.yaml");
   const mutant = withoutPolicies(scenario);
   assert.equal(mutant.scenario.fixtures.manifests.length, 2);
-  assert.equal(mutant.removed.length, 7);
+  assert.equal(mutant.removed.length, 11);
 });
 
 test("the check passes when the mutant fails a cell, fails when every cell still passes", () => {

@@ -26,6 +26,8 @@ const book: AddressBook = {
   serviceIP: (ns, name) => new Map([["ns/web", "10.96.0.20"], ["ns/headless", "None"]]).get(`${ns}/${name}`),
   nodeAddressOfPod: (ns, name) => (`${ns}/${name}` === "ns/a" ? "198.18.0.11" : undefined),
   nodeAddress: (i) => ["198.18.0.11", "198.18.0.12"][i - 1],
+  apiServerAddress: () => "198.18.0.1",
+  healthAddress: (i) => ["10.244.0.9", undefined][i - 1],
   world: { dnsServer: "203.0.113.53:53", dnsProbeName: "world.conform.test" },
 };
 
@@ -42,6 +44,8 @@ describe("cell → probe", () => {
     });
     assert.deepEqual(plan({ kind: "host", port: 10250, protocol: "tcp" }), { ok: true, probe: { kind: "tcp", id: "p0", timeoutMs: 3000, host: "198.18.0.11", port: 10250 } });
     assert.deepEqual(plan({ kind: "node", index: 2, port: 10250, protocol: "tcp" }), { ok: true, probe: { kind: "tcp", id: "p0", timeoutMs: 3000, host: "198.18.0.12", port: 10250 } });
+    assert.deepEqual(plan({ kind: "apiserver", port: 6443, protocol: "tcp" }), { ok: true, probe: { kind: "tcp", id: "p0", timeoutMs: 3000, host: "198.18.0.1", port: 6443 } });
+    assert.deepEqual(plan({ kind: "health", index: 1, port: 4240, protocol: "tcp" }), { ok: true, probe: { kind: "tcp", id: "p0", timeoutMs: 3000, host: "10.244.0.9", port: 4240 } });
     assert.deepEqual(plan({ kind: "cidr", cidr: "203.0.113.16/28", address: "203.0.113.17", port: 80, protocol: "tcp" }), {
       ok: true,
       probe: { kind: "tcp", id: "p0", timeoutMs: 3000, host: "203.0.113.17", port: 80 },
@@ -74,6 +78,9 @@ describe("cell → probe", () => {
       [{ kind: "service", namespace: "ns", name: "headless", port: 80, protocol: "tcp" }, book, /headless/],
       [{ kind: "node", index: 3, port: 80, protocol: "tcp" }, book, /node 3 does not exist/],
       [{ kind: "world", host: "world.conform.test", port: 80, protocol: "http" }, noWorld, /no world hosts/],
+      [{ kind: "health", index: 2, port: 4240, protocol: "tcp" }, book, /node 2 has no health endpoint/],
+      [{ kind: "health", index: 3, port: 4240, protocol: "tcp" }, book, /node 3 does not exist/],
+      [{ kind: "apiserver", port: 6443, protocol: "tcp" }, { ...book, apiServerAddress: () => undefined }, /kube-apiserver has no address/],
       [{ kind: "world", host: "dns.conform.test", port: 53, protocol: "udp" }, book, /needs an IP address/],
     ];
     for (const [target, b, re] of cases) {

@@ -18,6 +18,10 @@ export interface AddressBook {
   /** Address of the node the pod runs on (for `host:` targets). */
   nodeAddressOfPod(namespace: string, name: string): string | undefined;
   nodeAddress(index: number): string | undefined;
+  /** The kube-apiserver as pods reach it (`apiserver:` targets). */
+  apiServerAddress?(): string | undefined;
+  /** Node `index`'s health endpoint (`health:` targets). */
+  healthAddress?(index: number): string | undefined;
   world?: WorldInfo;
 }
 
@@ -48,6 +52,15 @@ export function destinationHost(cell: Cell, book: AddressBook): { ok: true; host
     case "node": {
       const ip = book.nodeAddress(t.index);
       return ip ? { ok: true, host: ip } : { ok: false, error: `node ${t.index} does not exist in this cluster` };
+    }
+    case "apiserver": {
+      const ip = book.apiServerAddress?.();
+      return ip ? { ok: true, host: ip } : { ok: false, error: "the kube-apiserver has no address pods can reach (no IPv4 endpoint in the default/kubernetes EndpointSlice, and the kubeconfig server is not an IP)" };
+    }
+    case "health": {
+      if (!book.nodeAddress(t.index)) return { ok: false, error: `node ${t.index} does not exist in this cluster` };
+      const ip = book.healthAddress?.(t.index);
+      return ip ? { ok: true, host: ip } : { ok: false, error: `node ${t.index} has no health endpoint (no CiliumEndpoint kube-system/cilium-health-<node>: is the conform agent running with health enabled?)` };
     }
   }
 }

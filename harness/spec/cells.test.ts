@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { batchBySource, expandStep } from "./cells.js";
+import { batchBySource, expandStep, nodeIndexesOf } from "./cells.js";
 import type { Cell } from "./cells.js";
 import { formatPath } from "./errors.js";
 import { buildCatalog } from "./fixtures.js";
@@ -179,5 +179,13 @@ describe("batchBySource", () => {
       ["other/stranger", ["shop/backend:8080/tcp", "world:203.0.113.9:53/udp"]],
     ]);
     assert.deepEqual(batches[1]!.source, { namespace: "other", name: "stranger" });
+  });
+});
+
+describe("node indexes named by targets", () => {
+  it("node:<n> and health:<n> raise the node requirement; apiserver names no node", () => {
+    const cell = (target: Cell["target"]) => ({ target }) as Cell;
+    const cells = [cell({ kind: "node", index: 2, port: 80, protocol: "tcp" }), cell({ kind: "health", index: 3, port: 4240, protocol: "tcp" }), cell({ kind: "apiserver", port: 6443, protocol: "tcp" })];
+    assert.deepEqual(nodeIndexesOf(cells), [2, 3]);
   });
 });

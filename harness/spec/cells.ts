@@ -211,9 +211,9 @@ export function batchBySource(cells: readonly Cell[]): ProbeBatch[] {
   return [...batches.values()];
 }
 
-/** Node indexes a step's targets name (`node:<n>`), for the effective node requirement. */
+/** Node indexes a step's targets name (`node:<n>`, `health:<n>`), for the effective node requirement. */
 export function nodeIndexesOf(cells: readonly Cell[]): number[] {
-  return cells.flatMap((c) => (c.target.kind === "node" ? [c.target.index] : []));
+  return cells.flatMap((c) => (c.target.kind === "node" || c.target.kind === "health" ? [c.target.index] : []));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ function resolveTargets(text: string, path: PropertyKey[], ctx: Ctx): ResolvedTa
     return [withHttp(target, target.port, protocol)];
   }
 
-  // world, cidr, host and node targets always carry a port (parseTarget insists).
+  // world, cidr, host, node, apiserver and health targets always carry a port (parseTarget insists).
   return [withHttp(target, target.port!, target.protocol ?? "tcp")];
 }
 

@@ -171,7 +171,8 @@ const targetText = z
     id: "Destination",
     description:
       'A destination: "ns/pod[:port[/tcp|udp|http]]", "service:ns/name[:port[/proto]]", "world:<host|203.0.113.x>:port[/proto]", ' +
-      '"cidr:203.0.113.0/28:port[/proto]", "host:port[/proto]" (the source\'s node), "node:<n>:port[/proto]"; ' +
+      '"cidr:203.0.113.0/28:port[/proto]", "host:port[/proto]" (the source\'s node), "node:<n>:port[/proto]", ' +
+      '"apiserver:port[/proto]" (the kube-apiserver), "health:<n>:port[/proto]" (node n\'s health endpoint); ' +
       'http targets may add a request: "shop/api:8080/http POST /admin"',
   });
 const podRefText = z.string().min(1).describe('A fixture pod: "<namespace>/<pod>"').meta({ id: "PodRef" });

@@ -25,10 +25,12 @@ describe("target grammar", () => {
     assert.deepEqual(ok("cidr:203.0.113.5/32:80"), { kind: "cidr", cidr: "203.0.113.5/32", address: "203.0.113.5", port: 80 });
     assert.deepEqual(ok("host:10250/tcp"), { kind: "host", port: 10250, protocol: "tcp" });
     assert.deepEqual(ok("node:2:10250"), { kind: "node", index: 2, port: 10250 });
+    assert.deepEqual(ok("apiserver:6443/tcp"), { kind: "apiserver", port: 6443, protocol: "tcp" });
+    assert.deepEqual(ok("health:2:4240/http"), { kind: "health", index: 2, port: 4240, protocol: "http", http: { method: "GET", path: "/" } });
     assert.deepEqual(ok("shop/api:8080/http POST /admin"), { kind: "pod", namespace: "shop", name: "api", port: 8080, protocol: "http", http: { method: "POST", path: "/admin" } });
     assert.deepEqual(ok("shop/api:8080/http").http, { method: "GET", path: "/" });
     assert.deepEqual(ok("shop/api:8080/http /v1").http, { method: "GET", path: "/v1" });
-    for (const text of ["shop/backend:8080/tcp", "service:shop/api:80/udp", "world:api.example.test:443/tcp", "cidr:203.0.113.16/28:80/tcp", "host:10250/tcp", "node:2:10250/tcp", "shop/api:8080/http POST /admin"]) {
+    for (const text of ["shop/backend:8080/tcp", "service:shop/api:80/udp", "world:api.example.test:443/tcp", "cidr:203.0.113.16/28:80/tcp", "host:10250/tcp", "node:2:10250/tcp", "apiserver:6443/tcp", "health:1:4240/tcp", "health:2:4240/http GET /hello", "shop/api:8080/http POST /admin"]) {
       assert.equal(formatTarget(ok(text)), text);
     }
     assert.equal(formatTarget(ok("shop/api:8080/http GET /")), "shop/api:8080/http");
@@ -45,6 +47,11 @@ describe("target grammar", () => {
     assert.match(err("host"), /needs a port/);
     assert.match(err("node:2"), /needs a port/);
     assert.match(err("node:0:80"), /1-based node index/);
+    assert.match(err("apiserver"), /needs a port, e\.g\. apiserver:6443\/tcp/);
+    assert.match(err("health:2"), /needs a port, e\.g\. health:2:4240\/tcp/);
+    assert.match(err("health:0:4240"), /1-based node index/);
+    assert.match(err("health:x:4240"), /1-based node index/);
+    assert.match(err("kube-apiserver:6443"), /is not a destination/);
     assert.match(err("shop/api:8080/tcp GET /x"), /needs an http target/);
     assert.match(err("shop/api:8080/http GET /x extra"), /unexpected "extra"/);
   });

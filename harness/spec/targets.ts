@@ -6,6 +6,10 @@
 //   cidr:203.0.113.16/28:80/tcp      a world CIDR, probed at its first host address
 //   host:10250/tcp                   the host network of the source pod's own node
 //   node:2:10250/tcp                 node 2's address
+//   apiserver:6443/tcp               the kube-apiserver (entity kube-apiserver), at the address its
+//                                    `default/kubernetes` EndpointSlice gives
+//   health:2:4240/tcp                node 2's health endpoint (entity health), from its
+//                                    CiliumEndpoint kube-system/cilium-health-<node>
 //   shop/api:8080/http POST /admin   http targets may add a method and a path (default GET /)
 //
 // Parsing is pure text; whether a pod or service exists is checked against the fixtures later.
@@ -15,7 +19,7 @@ import type { Protocol } from "./schema.js";
 /** The address range of "world" hosts (ARCHITECTURE.md, address plan). */
 export const WORLD_CIDR = "203.0.113.0/24";
 
-export type TargetKind = "pod" | "service" | "world" | "cidr" | "host" | "node";
+export type TargetKind = "pod" | "service" | "world" | "cidr" | "host" | "node" | "apiserver" | "health";
 
 export interface HttpRequest {
   method: string;
@@ -34,7 +38,9 @@ export type Target =
   | (TargetBase & { kind: "world"; host: string })
   | (TargetBase & { kind: "cidr"; cidr: string; address: string })
   | (TargetBase & { kind: "host" })
-  | (TargetBase & { kind: "node"; index: number });
+  | (TargetBase & { kind: "node"; index: number })
+  | (TargetBase & { kind: "apiserver" })
+  | (TargetBase & { kind: "health"; index: number });
 
 export interface PodRef {
   namespace: string;
@@ -63,7 +69,7 @@ export function parseTarget(input: string): ParseResult<Target> {
 
   const portMatch = PORT_SUFFIX_RE.exec(rest);
   // "node:2" and "host" have no port; "node:2:80" has one. A bare "node:<n>" must not read <n> as a port.
-  if (portMatch && !/^node:\d+$/.test(rest)) {
+  if (portMatch && !/^(node|health):\d+$/.test(rest)) {
     const port = Number(portMatch[1]);
     if (port < 1 || port > 65535) return { ok: false, error: `port ${port} in "${text}" is out of range 1-65535` };
     base.port = port;
@@ -80,8 +86,9 @@ export function parseTarget(input: string): ParseResult<Target> {
     base.http = { method: "GET", path: "/" };
   }
 
-  const schemeMatch = /^(pod|service|svc|world|cidr|node):(.*)$/.exec(rest);
-  const scheme = rest === "host" || rest === "host:" ? "host" : schemeMatch?.[1];
+  const schemeMatch = /^(pod|service|svc|world|cidr|node|health):(.*)$/.exec(rest);
+  const bare = /^(host|apiserver):?$/.exec(rest)?.[1];
+  const scheme = bare ?? schemeMatch?.[1];
   const body = schemeMatch?.[2] ?? rest;
   switch (scheme) {
     case undefined:
@@ -120,6 +127,14 @@ export function parseTarget(input: string): ParseResult<Target> {
       if (base.port === undefined) return { ok: false, error: `"${text}" needs a port, e.g. node:${body}:10250/tcp` };
       return { ok: true, value: { kind: "node", index: Number(body), ...base } };
     }
+    case "apiserver":
+      if (base.port === undefined) return { ok: false, error: `"${text}" needs a port, e.g. apiserver:6443/tcp` };
+      return { ok: true, value: { kind: "apiserver", ...base } };
+    case "health": {
+      if (!/^\d+$/.test(body) || Number(body) < 1) return { ok: false, error: `"${text}": expected health:<node index>:<port>[/proto] with a 1-based node index, e.g. health:1:4240/tcp` };
+      if (base.port === undefined) return { ok: false, error: `"${text}" needs a port, e.g. health:${body}:4240/tcp` };
+      return { ok: true, value: { kind: "health", index: Number(body), ...base } };
+    }
     default:
       return { ok: false, error: `"${text}" is not a destination` };
   }
@@ -152,6 +167,10 @@ export function formatTarget(target: Target): string {
       return `host${portPart}${request}`;
     case "node":
       return `node:${target.index}${portPart}${request}`;
+    case "apiserver":
+      return `apiserver${portPart}${request}`;
+    case "health":
+      return `health:${target.index}${portPart}${request}`;
   }
 }
 

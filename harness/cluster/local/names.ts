@@ -19,6 +19,11 @@ export const netnsNames = {
   controlPlane: (cluster: string) => `${NAME_PREFIX}-${cluster}_cp`,
   /** Pods are keyed by UID so a re-created pod of the same name never reuses a stale netns. */
   pod: (cluster: string, podUid: string) => `${NAME_PREFIX}-${cluster}_pod-${podUid.slice(0, 13)}`,
+  /**
+   * A node agent's health endpoint (Cilium's cilium-health). Created by the agent, not the
+   * provider; the cluster prefix lets `cluster down` and the leftover sweep remove it with the rest.
+   */
+  health: (cluster: string, node: string) => `${NAME_PREFIX}-${cluster}_health-${node}`,
   /** `_` cannot occur in a cluster name, so cluster "dev" never matches "dev-2"'s namespaces. */
   prefix: (cluster: string) => `${NAME_PREFIX}-${cluster}_`,
 } as const;
