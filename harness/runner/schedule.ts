@@ -2,7 +2,8 @@
 // common namespace never overlap. Cluster-scoped objects reach further, so a scenario applying them
 // is held apart from what they can reach:
 // - a CiliumClusterwideNetworkPolicy with an endpointSelector changes what the pods it selects may
-//   do: it never overlaps a scenario owning a pod it selects (or pods it cannot know the labels of);
+//   do: it never overlaps a scenario owning a pod it selects (or pods it cannot know the labels of).
+//   A rule that only denies, without default deny, reaches only the peers it names;
 // - one with a nodeSelector (a host policy) changes what may reach the nodes: it never overlaps a
 //   scenario that probes node addresses or runs host-network pods; with egress rules it also
 //   restricts the nodes' own connections, and runs alone;
@@ -12,6 +13,7 @@ import type { Labels } from "../../agent/identity/labels.js";
 import { matchesSelector } from "../../agent/identity/selector.js";
 import type { Selector } from "../../agent/identity/selector.js";
 import { parsePolicy } from "../../agent/policy/parse-policy.js";
+import type { RuleElement } from "../../agent/policy/types.js";
 import { batchBySource } from "../spec/cells.js";
 import { fixtureObjects, scenarioCells } from "../spec/loader.js";
 import type { LoadedScenario } from "../spec/loader.js";
@@ -49,6 +51,8 @@ export interface ScenarioLocks {
   exclusive: boolean;
   /** endpointSelectors of the clusterwide policies it applies. */
   podSelectors: Selector[];
+  /** Peer selectors of its clusterwide rules that only deny without default deny (they reach only those peers). */
+  denyPeers: Selector[];
   /** Applies a host policy (CCNP nodeSelector). */
   hostPolicy: boolean;
   /** Identity labels of the pods it creates (each namespace version it applies); undefined when some cannot be known. */
@@ -64,7 +68,7 @@ interface PodShape {
 
 export function scenarioLocks(scenario: LoadedScenario): ScenarioLocks {
   const objects: KubeObject[] = [...fixtureObjects(scenario), ...scenarioManifests(scenario)];
-  const locks: ScenarioLocks = { namespaces: new Set(), exclusive: false, podSelectors: [], hostPolicy: false, podLabels: [], usesHosts: false };
+  const locks: ScenarioLocks = { namespaces: new Set(), exclusive: false, podSelectors: [], denyPeers: [], hostPolicy: false, podLabels: [], usesHosts: false };
   const namespaceVersions = new Map<string, Record<string, string>[]>();
   const pods: PodShape[] = [];
   for (const o of objects) {
@@ -107,7 +111,9 @@ function addClusterwidePolicy(locks: ScenarioLocks, policy: KubeObject): void {
     return;
   }
   for (const rule of parsed.policy.rules) {
-    if (!rule.host) locks.podSelectors.push(rule.subject);
+    const denyOnlyPeers = denyOnlyPeerSelectors(rule.elements);
+    if (!rule.host && denyOnlyPeers) locks.denyPeers.push(...denyOnlyPeers);
+    else if (!rule.host) locks.podSelectors.push(rule.subject);
     // Host egress rules restrict the node's own connections (the kubelet's, the agent's), which
     // every scenario's pods depend on.
     else if (rule.elements.some((e) => e.direction === "egress")) locks.exclusive = true;
@@ -115,11 +121,29 @@ function addClusterwidePolicy(locks: ScenarioLocks, policy: KubeObject): void {
   }
 }
 
+/**
+ * A rule that only denies, asks for no default deny, and names its peers by label changes nothing
+ * for a pod it selects except traffic with those peers: the peer selectors are what it reaches.
+ * Undefined for any other rule.
+ */
+function denyOnlyPeerSelectors(elements: readonly RuleElement[]): Selector[] | undefined {
+  const peers: Selector[] = [];
+  for (const e of elements) {
+    if (e.verdict !== "deny" || e.defaultDeny) return undefined;
+    for (const p of e.peers) {
+      if (p.kind !== "selector") return undefined;
+      peers.push(p.selector);
+    }
+  }
+  return peers;
+}
+
 function reaches(a: ScenarioLocks, b: ScenarioLocks): boolean {
   if (a.hostPolicy && b.usesHosts) return true;
-  if (a.podSelectors.length === 0) return false;
+  const selectors = [...a.podSelectors, ...a.denyPeers];
+  if (selectors.length === 0) return false;
   if (b.podLabels === undefined) return true;
-  return b.podLabels.some((labels) => a.podSelectors.some((s) => matchesSelector(s, labels)));
+  return b.podLabels.some((labels) => selectors.some((s) => matchesSelector(s, labels)));
 }
 
 export function conflicts(a: ScenarioLocks, b: ScenarioLocks): boolean {

@@ -44,6 +44,7 @@ describe("--parallel scheduling", () => {
     namespaces: new Set(namespaces),
     exclusive,
     podSelectors: [],
+    denyPeers: [],
     hostPolicy: false,
     podLabels: [],
     usesHosts: false,
@@ -90,6 +91,15 @@ spec:
     assert.equal(conflicts(byNamespace, lockOf(quiet("db", "cf-db", { app: "x" }))), false);
     const everything = lockOf(ccnp("all", "cf-all", "endpointSelector: {}"));
     assert.equal(conflicts(everything, lockOf(quiet("web", "cf-web", { app: "x" }))), true);
+    // Selecting everything but only denying its own peers, without default deny: it reaches those peers only.
+    const denyOwn = lockOf(
+      ccnp("deny", "cf-deny", "endpointSelector: {}, enableDefaultDeny: {ingress: false}", "[]").replace(
+        "ingress: []}",
+        "ingress: [], ingressDeny: [{fromEndpoints: [{matchLabels: {role: intruder}}]}]}",
+      ),
+    );
+    assert.equal(conflicts(denyOwn, lockOf(quiet("web", "cf-web", { app: "x" }))), false);
+    assert.equal(conflicts(denyOwn, lockOf(quiet("intruder", "cf-intruder", { role: "intruder" }))), true);
   });
 
   test("pods whose labels a scenario cannot know are assumed selected", () => {
