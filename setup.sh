@@ -72,6 +72,13 @@ go_build "$CNI_DIR" "$CACHE/cni/$CNI_VERSION" "" \
   github.com/containernetworking/plugins/plugins/ipam/host-local \
   github.com/containernetworking/plugins/plugins/main/loopback
 
+# --- the CNI plugin (Go, stdlib only: the kubelet starts it twice per pod) ----------------------
+cni_plugin=agent/cni/plugin/build/conform-cni
+if [ ! -f "$cni_plugin" ] || [ -n "$(find agent/cni/plugin -path agent/cni/plugin/build -prune -o -newer "$cni_plugin" -type f \( -name '*.go' -o -name go.mod \) -print -quit)" ]; then
+  say "building the CNI plugin"
+  (cd agent/cni/plugin && go vet . && go build -trimpath -ldflags "-s -w" -o build/conform-cni.tmp . && mv build/conform-cni.tmp build/conform-cni)
+fi
+
 # --- BPF objects and the native addon ----------------------------------------------------------
 if [ -f bpf/Makefile ]; then
   make -s -C bpf

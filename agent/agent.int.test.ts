@@ -1,7 +1,7 @@
 // The full agent on a real 2-node `spec.cni: conform` cluster brought up by `conform cluster up`:
 // policies are enforced by the eBPF datapath, cross-node and by identity. Every step waits until
 // every agent reports the policy's resourceVersion realised on all its endpoints (the agents'
-// policy-status.json, plus the CiliumEndpoint's status.policy.revision) — no sleeps.
+// policy-status.json, and every pod's CiliumEndpoint published with its identity) — no sleeps.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -98,7 +98,7 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
 
   const statusOf = (node: NodeRecord): PolicySyncStatus => JSON.parse(readFileSync(join(agentStateDir(clusterStateDir(name), node.name), POLICY_STATUS_FILE), "utf8")) as PolicySyncStatus;
 
-  /** Every agent has `expected` (policy key → resourceVersion, or null = absent) in force on all its endpoints, and the CEPs show it. */
+  /** Every agent has `expected` (policy key → resourceVersion, or null = absent) in force on all its endpoints, and every pod's CEP is published. */
   async function waitRealized(expected: Record<string, string | null>): Promise<void> {
     await waitFor(
       `every agent to realise ${JSON.stringify(expected)}`,
@@ -111,9 +111,9 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
         for (const [podName, pod] of pods) {
           const node = nodes.find((n) => n.name === pod.spec?.nodeName)!;
           const cep = (await custom.getNamespacedCustomObject({ group: "cilium.io", version: "v2", plural: "ciliumendpoints", namespace: pod.metadata!.namespace!, name: podName })) as {
-            status?: { policy?: { revision?: number } };
+            status?: { identity?: { id?: number }; networking?: { node?: string } };
           };
-          if (cep.status?.policy?.revision !== statusOf(node).revision) return undefined;
+          if (!cep.status?.identity?.id || cep.status.networking?.node !== node.ip) return undefined;
         }
         return true;
       },

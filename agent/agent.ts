@@ -15,7 +15,7 @@ import { z } from "zod";
 import { loadKubeConfig } from "../harness/kube/client.js";
 import { cniAgentConfigSchema, startCniAgent } from "./cni/cni-agent.js";
 import type { CniAgent, CniAgentOptions } from "./cni/cni-agent.js";
-import { installCniShim, writeConflist } from "./cni/install.js";
+import { installCniPlugin, writeConflist } from "./cni/install.js";
 import { Datapath } from "./datapath/index.js";
 import type { DatapathConfigInput } from "./datapath/index.js";
 import { apiServerEndpointSliceCache, ciliumEndpointCache, nodeCache, waitForSync } from "./k8s/caches.js";
@@ -436,7 +436,7 @@ export async function startAgent(config: AgentConfigInput, opts: { log?: Logger 
     const observed = parsed.api.enabled ? await startObservability(parsed, clusterName, { datapath, tracker, policySync, ceps, identities, log }, stops) : undefined;
 
     const deleteQueueDir = parsed.deleteQueueDir ?? join(dirname(parsed.socketPath), "delete-queue");
-    if (parsed.cniBinDir) installCniShim(parsed.cniBinDir);
+    if (parsed.cniBinDir) installCniPlugin(parsed.cniBinDir);
     if (parsed.cniConfDir) writeConflist(parsed.cniConfDir, { socketPath: parsed.socketPath, deleteQueueDir });
 
     return { cni, datapath, policy: policySync, tracker, ...(observed ?? {}), statusFile, stop: stopAll };

@@ -29,7 +29,7 @@ import { NoopDatapath, NoopPublisher } from "../endpoint/types.js";
 import type { DatapathHook, EndpointPublisher, IdentityResolver } from "../endpoint/types.js";
 import { withReservedEndpoints } from "../health/health-endpoint.js";
 import type { ReservedEndpoint } from "../health/health-endpoint.js";
-import { installCniShim, writeConflist } from "./install.js";
+import { installCniPlugin, writeConflist } from "./install.js";
 import { CniServer, replayDeleteQueue } from "./server.js";
 
 export interface CniAgentOptions {
@@ -237,7 +237,7 @@ export async function startCniAgent(opts: CniAgentOptions): Promise<CniAgent> {
   const server = await CniServer.listen({ socketPath: opts.socketPath, handler: manager, log });
   const deleteQueueDir = opts.deleteQueueDir ?? join(dirname(opts.socketPath), "delete-queue");
   await replayDeleteQueue(deleteQueueDir, manager, log);
-  if (opts.cniBinDir) installCniShim(opts.cniBinDir);
+  if (opts.cniBinDir) installCniPlugin(opts.cniBinDir);
   if (opts.cniConfDir) writeConflist(opts.cniConfDir, { socketPath: opts.socketPath, deleteQueueDir });
 
   return {

@@ -1,6 +1,6 @@
 // The CNI plugin and the agent's socket server without the kernel side: a real unix socket and
-// the real plugin code, with a fake handler standing in for the EndpointManager (the full path
-// with veths and traffic is cni.int.test.ts).
+// the real plugin binary (agent/cni/plugin, built by setup.sh), with a fake handler standing in
+// for the EndpointManager (the full path with veths and traffic is cni.int.test.ts).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -9,11 +9,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EndpointError } from "../endpoint/errors.js";
 import type { AddRequest, AddResult, DelRequest } from "../endpoint/manager.js";
-import { conformConflist, installCniShim, writeConflist } from "./install.js";
-import { runPlugin } from "./plugin.js";
+import { conformConflist, installCniPlugin, writeConflist } from "./install.js";
+import { PLUGIN_BINARY } from "./install.js";
 import { CniServer, handleRequestLine, replayDeleteQueue } from "./server.js";
 import type { CniHandler } from "./server.js";
-import { CNI_ERROR, convertResult, parseCniArgs } from "./wire.js";
+import { CNI_ERROR } from "./wire.js";
+
+/** Runs the plugin binary as a kubelet would: CNI_* environment, the config on stdin. */
+function runPlugin(io: { env: NodeJS.ProcessEnv; stdin: string }): Promise<{ exitCode: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(PLUGIN_BINARY, [], { env: io.env }, (err, stdout) => {
+      const code = err && typeof err.code === "number" ? err.code : err ? -1 : 0;
+      if (err && code === -1) reject(err);
+      else resolve({ exitCode: code, stdout });
+    });
+    child.stdin?.end(io.stdin);
+  });
+}
 
 const dir = mkdtempSync(join(tmpdir(), "cft-ag-cni-unit-"));
 const socketPath = join(dir, "run", "agent.sock");
@@ -94,11 +106,19 @@ describe("CNI plugin ↔ agent socket (fake handler)", () => {
     assert.equal(handler.calls.at(-1), "ADD c1 eth0 /var/run/netns/x shop/web-1 u-1");
   });
 
-  test("ADD with a 0.4.0 config gets a 0.4.0 result (ips carry version)", async () => {
-    const out = await runPlugin({ env: env("ADD"), stdin: conf({ cniVersion: "0.4.0" }) });
-    const r = JSON.parse(out.stdout) as { cniVersion: string; ips: { version: string }[] };
-    assert.equal(r.cniVersion, "0.4.0");
-    assert.equal(r.ips[0]?.version, "4");
+  test("ADD with a 0.4.0 or 0.3.1 config gets a result of that version (ips carry version, the interface index stays)", async () => {
+    for (const cniVersion of ["0.4.0", "0.3.1"]) {
+      const out = await runPlugin({ env: env("ADD"), stdin: conf({ cniVersion }) });
+      const r = JSON.parse(out.stdout) as { cniVersion: string; ips: { version: string }[] };
+      assert.equal(r.cniVersion, cniVersion);
+      assert.deepEqual(r.ips[0], { version: "4", address: "10.244.1.2/32", gateway: "10.244.1.1", interface: 1 });
+    }
+  });
+
+  test("CNI_ARGS values keep their '='; empty items are skipped", async () => {
+    const out = await runPlugin({ env: env("ADD", { CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web=1;;K8S_POD_UID=u-1" }), stdin: conf() });
+    assert.equal(out.exitCode, 0, out.stdout);
+    assert.equal(handler.calls.at(-1), "ADD c1 eth0 /var/run/netns/x shop/web=1 u-1");
   });
 
   test("DEL and CHECK print nothing on success", async () => {
@@ -202,16 +222,6 @@ describe("CNI encoding helpers and installation", () => {
   const idir = mkdtempSync(join(tmpdir(), "cft-ag-cni-install-"));
   after(() => rmSync(idir, { recursive: true, force: true }));
 
-  test("CNI_ARGS parsing keeps values with '='", () => {
-    assert.deepEqual(parseCniArgs("IgnoreUnknown=1;K8S_POD_NAME=a=b;"), { IgnoreUnknown: "1", K8S_POD_NAME: "a=b" });
-    assert.deepEqual(parseCniArgs(undefined), {});
-  });
-
-  test("results convert down to 0.3.1 with an IP version and keep the interface index", () => {
-    const r = convertResult(RESULT, "0.3.1") as { cniVersion: string; ips: { version: string; interface: number }[] };
-    assert.equal(r.cniVersion, "0.3.1");
-    assert.deepEqual(r.ips[0], { version: "4", address: "10.244.1.2/32", gateway: "10.244.1.1", interface: 1 });
-  });
 
   test("the conflist names the plugin type, socket and delete queue", () => {
     const path = writeConflist(idir, { socketPath: "/run/conform/c/n1/agent.sock" });
@@ -224,8 +234,8 @@ describe("CNI encoding helpers and installation", () => {
     });
   });
 
-  test("the installed shim is executable and runs the compiled plugin (VERSION)", async () => {
-    const shim = installCniShim(join(idir, "bin"));
+  test("the installed plugin is executable and answers VERSION", async () => {
+    const shim = installCniPlugin(join(idir, "bin"));
     assert.ok(existsSync(shim));
     assert.equal(statSync(shim).mode & 0o777, 0o755);
     const stdout = await new Promise<string>((resolve, reject) =>

@@ -2,7 +2,9 @@
  * Publishes endpoints as CiliumEndpoint objects (namespaced, named like the pod, owned by the pod
  * so the API's garbage collector removes them with it). Writes are server-side apply with the
  * agent's field manager: creating and updating are one idempotent call, and a re-published
- * endpoint (restore, identity change, policy revision) converges to the same object.
+ * endpoint (restore, identity change) converges to the same object. The realized policy revision
+ * is not published: every policy change bumps it on every endpoint, and a write per endpoint per
+ * change was most of the API server's load (the agent API serves it: /v1/endpoints, /v1/policy).
  */
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
@@ -35,7 +37,6 @@ export function ciliumEndpointObject(ep: Endpoint, nodeIP: string): CiliumEndpoi
       identity: { id: ep.identity.id, labels: cepIdentityLabels(ep.identity.labels) },
       networking: { addressing: [{ ipv4: ep.ipv4 }], node: nodeIP },
       state: ep.state,
-      policy: { revision: ep.policyRevision },
       "named-ports": ep.namedPorts.map((p) => ({ ...p })),
       "external-identifiers": {
         "container-id": ep.containerId,

@@ -180,14 +180,13 @@ export class EndpointManager {
     }
   }
 
-  /** Records the policy revision the datapath realised and re-publishes the endpoint. */
+  /** Records the policy revision the datapath realised (served by the agent API, not published in the CEP). */
   async setPolicyRevision(id: number, revision: number): Promise<void> {
     const ep = this.records.get(id);
     if (!ep) throw new EndpointError("not-found", `no endpoint ${id}`);
     await this.locked(attachmentKey(ep.containerId, ep.ifName), async () => {
       const current = this.records.get(id);
-      if (!current) return;
-      await this.publish(this.save({ ...current, policyRevision: revision }));
+      if (current) this.save({ ...current, policyRevision: revision });
     });
   }
 
@@ -373,7 +372,7 @@ export class EndpointManager {
       await this.opts.publisher.publish(ep);
     } catch (err) {
       // The pod works without its CEP; other nodes only miss its identity until the next
-      // publication (identity change, policy revision or restore), so this is not fatal.
+      // publication (identity change or restore), so this is not fatal.
       this.log.error("could not publish the CiliumEndpoint", { ep: ep.id, pod: `${ep.pod.namespace}/${ep.pod.name}`, error: errorMessage(err) });
     }
   }

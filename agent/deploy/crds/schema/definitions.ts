@@ -208,7 +208,6 @@ function endpointCrd(): CrdManifest {
             { name: "IPv6", type: "string", jsonPath: ".status.networking.addressing[0].ipv6" },
             { name: "Ingress Enforcement", type: "boolean", jsonPath: ".status.policy.ingress.enforcing", priority: 1 },
             { name: "Egress Enforcement", type: "boolean", jsonPath: ".status.policy.egress.enforcing", priority: 1 },
-            { name: "Policy Revision", type: "integer", jsonPath: ".status.policy.revision", priority: 1 },
             { name: "Node", type: "string", jsonPath: ".status.networking.node", priority: 1 },
           ],
         },

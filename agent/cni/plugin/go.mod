@@ -1,0 +1,3 @@
+module conform.dev/cni-plugin
+
+go 1.22
