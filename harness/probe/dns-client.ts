@@ -16,6 +16,8 @@ export interface DnsQuery {
   fixedPort?: number | undefined;
   ports: PortAllocator;
   timeoutMs: number;
+  /** Once the query's source port is bound: a drop notice for its 5-tuple ends the wait (drop-board.ts). */
+  watchDrop?: (localPort: number, protocol: "TCP" | "UDP") => { dropped: Promise<string>; stop: () => void };
 }
 
 type DnsPacketModule = typeof DnsPacket;
@@ -29,6 +31,7 @@ function loadCodec(): Promise<DnsPacketModule> {
 export type DnsExchangeOutcome =
   | { kind: "answer"; rcode: string; answers: DnsAnswer[]; localPort: number; responseMs: number }
   | { kind: "timeout"; localPort: number }
+  | { kind: "dropped"; reason: string; localPort: number }
   | { kind: "error"; error: SocketError; localPort: number | null };
 
 function encodeQuery(dp: DnsPacketModule, name: string, type: string, id: number): DnsPacket.Packet {
@@ -78,15 +81,18 @@ async function udpExchange(dp: DnsPacketModule, q: DnsQuery): Promise<DnsExchang
   const { socket, localPort } = bound;
   const id = randomInt(0, 65536);
   const started = performance.now();
+  const watch = q.watchDrop?.(localPort, "UDP");
   return new Promise((resolve) => {
     let settled = false;
     const finish = (o: DnsExchangeOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      watch?.stop();
       socket.close();
       resolve(o);
     };
+    void watch?.dropped.then((reason) => finish({ kind: "dropped", reason, localPort }));
     const timer = setTimeout(() => finish({ kind: "timeout", localPort }), q.timeoutMs);
     socket.on("error", (err) => finish({ kind: "error", error: err as SocketError, localPort }));
     socket.on("message", (msg) => {
@@ -115,6 +121,7 @@ async function tcpExchange(dp: DnsPacketModule, q: DnsQuery): Promise<DnsExchang
   }
   const { socket, localPort } = started.attempt;
   const id = randomInt(0, 65536);
+  const watch = q.watchDrop?.(localPort, "TCP");
   return new Promise((resolve) => {
     let settled = false;
     let sentAt = 0;
@@ -122,9 +129,11 @@ async function tcpExchange(dp: DnsPacketModule, q: DnsQuery): Promise<DnsExchang
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      watch?.stop();
       socket.destroy();
       resolve(o);
     };
+    void watch?.dropped.then((reason) => finish({ kind: "dropped", reason, localPort }));
     const timer = setTimeout(() => finish({ kind: "timeout", localPort }), Math.max(0, deadline - performance.now()));
     let buf = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {

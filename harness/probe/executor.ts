@@ -37,9 +37,14 @@ export interface ProbeExecutor {
   runBatch(pod: ProbePod, probes: readonly ProbeInput[], options?: RunBatchOptions): Promise<ProbeResult[]>;
 }
 
-/** The batch client script in this checkout (what the local kubelet runs for the probe image). */
+/**
+ * The probe image's entry point in this checkout (what the local kubelet runs for the probe image,
+ * and the executors for batches): main.ts and everything it loads, bundled into one file by
+ * `npm run build`. Every pod and every probe batch starts one Node.js process, and loading one
+ * file instead of a few hundred ES modules saves about a third of each start's CPU.
+ */
 export function probeMainPath(): string {
-  return fileURLToPath(new URL("./main.js", import.meta.url));
+  return fileURLToPath(new URL("../../probe-image/main.mjs", import.meta.url));
 }
 
 /** Extra time the executor allows beyond the in-pod deadline: process start (seconds on a loaded 2-core machine), exec round trips. */

@@ -9,7 +9,7 @@ import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, forwardDrops, resolvedOptions
 import type { ProbeInput, ProbeResult } from "./schema.js";
 
 /** Where the probe image built for real clusters keeps the compiled probe. */
-export const PROBE_IMAGE_MAIN = "/opt/conform/dist/harness/probe/main.js";
+export const PROBE_IMAGE_MAIN = "/opt/conform/dist/probe-image/main.mjs";
 
 export interface KubeExecProbeExecutorOptions {
   /** Time allowed beyond the in-pod deadline before the batch is abandoned; default EXECUTOR_GRACE_MS. */

@@ -1,5 +1,5 @@
 // The probe image's entry point. The local cluster's kubelet starts probe pods' containers as
-// `node dist/harness/probe/main.js <args>` inside the pod netns; executors run `… batch` in them.
+// `node dist/probe-image/main.mjs <args>` (this file bundled by `npm run build`) inside the pod netns; executors run `… batch` in them.
 //
 //   main.js serve [--http 80,8080] [--tcp 9000] [--udp 9001] [--dns 53 --zone zone.yaml] [--route /path=STATUS]… [--bind ADDR]
 //   main.js batch [--file probes.json] [--concurrency N] [--deadline-ms MS] [--pretty]   (probes on stdin by default)

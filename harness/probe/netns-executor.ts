@@ -1,5 +1,5 @@
 // Local executor: runs the batch client inside the pod's network namespace with
-// `ip netns exec <netns> node dist/harness/probe/main.js batch`, as the local kubelet would.
+// `ip netns exec <netns> node dist/probe-image/main.mjs batch`, as the local kubelet would.
 import { spawn } from "node:child_process";
 import type { ProbeExecutor, ProbePod, RunBatchOptions } from "./executor.js";
 import { batchArgs, batchStdin, EXECUTOR_GRACE_MS, forwardDrops, probeMainPath, resolvedOptions, resultsFromRun } from "./executor.js";
@@ -10,7 +10,7 @@ export interface NetnsProbeExecutorOptions {
   graceMs?: number;
   /** Maps a pod to the name of its network namespace (`ip netns list`); the local provider knows it. */
   resolveNetns: (pod: ProbePod) => string | Promise<string>;
-  /** The batch client command; default `[<this node>, <checkout>/dist/harness/probe/main.js]`. */
+  /** The batch client command; default `[<this node>, <checkout>/dist/probe-image/main.mjs]`. */
   command?: readonly string[];
   /** Path of `ip`; default "ip" on PATH. */
   ipCommand?: string;

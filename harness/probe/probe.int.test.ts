@@ -158,7 +158,7 @@ describe("probe image between two network namespaces", { skip: root ? false : "n
     }
   });
 
-  test("a drop notice for a probe's exact 5-tuple ends its wait as TIMEOUT; a notice for another tuple does not", async () => {
+  test("a drop notice for a probe's exact 5-tuple ends its wait as TIMEOUT (TCP, DNS); a notice for another tuple does not", async () => {
     // The runner sends notices once the flow log shows the drop; here the drop rule's own record
     // of the tuples stands in for the flow log.
     const listeners = new Set<(n: DropNotice) => void>();
@@ -174,9 +174,11 @@ describe("probe image between two network namespaces", { skip: root ? false : "n
           const protocol = t.proto === "tcp" ? "TCP" : "UDP";
           const dropped = { protocol, source: { address: t.address, port: t.port }, destination: { address: PAIR_ADDR.dropped, port: protocol === "TCP" ? 80 : 9001 } } as const;
           for (const l of listeners) {
-            // The TCP probe gets its own tuple; the UDP probe gets a notice naming another destination port.
+            // The TCP probe gets its own tuple. A UDP source port may be the DNS probe's or the
+            // UDP probe's: notices go out for DNS (53, the DNS probe's) and for 9002 (nobody's),
+            // so the UDP probe to 9001 never sees its own tuple.
             if (protocol === "TCP") l({ dropped: { ...dropped, reason: "POLICY_DENIED" } });
-            else l({ dropped: { ...dropped, destination: { ...dropped.destination, port: 9002 }, reason: "POLICY_DENIED" } });
+            else for (const port of [53, 9002]) l({ dropped: { ...dropped, destination: { ...dropped.destination, port }, reason: "POLICY_DENY" } });
           }
         }
       });
@@ -188,13 +190,16 @@ describe("probe image between two network namespaces", { skip: root ? false : "n
         [
           { kind: "tcp", id: "tcp-noticed", host: PAIR_ADDR.dropped, port: 80, timeoutMs: 30_000 },
           { kind: "udp", id: "udp-other-tuple", host: PAIR_ADDR.dropped, port: 9001, timeoutMs: 1_500 },
+          { kind: "dns", id: "dns-noticed", name: "api.world.test", server: PAIR_ADDR.dropped, timeoutMs: 30_000 },
         ],
         { drops },
       );
     } finally {
       clearInterval(forward);
     }
-    const [tcp, udp] = got;
+    const [tcp, udp, dns] = got;
+    assert.equal(dns!.outcome, "TIMEOUT", dns!.detail);
+    assert.equal(dns!.endedEarly?.reason, "POLICY_DENY", dns!.detail);
     assert.equal(tcp!.outcome, "TIMEOUT", tcp!.detail);
     assert.equal(tcp!.endedEarly?.reason, "POLICY_DENIED", tcp!.detail);
     assert.match(tcp!.detail, /the datapath dropped it \(POLICY_DENIED\)/);

@@ -2,10 +2,10 @@
 // authoritative DNS server for the test zone, so FQDN and world tests need no internet.
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { probeMainPath } from "../../probe/executor.js";
 import { spawnDetached } from "../../util/exec.js";
 import { logFile } from "./control-plane.js";
 import { netnsNames } from "./names.js";
-import { repoRoot } from "./paths.js";
 import { WORLD_HOSTS } from "./topology.js";
 
 export const WORLD_ZONE = "conform.test";
@@ -38,7 +38,7 @@ export function startWorld(cluster: string, stateDir: string): Record<string, nu
     const address = WORLD_HOSTS[host as keyof typeof WORLD_HOSTS];
     const fd = openSync(logFile(stateDir, `world-${host}`), "a");
     try {
-      pids[`world-${host}`] = spawnDetached(process.execPath, [join(repoRoot, "dist/harness/probe/main.js"), "serve", "--bind", address, ...args], {
+      pids[`world-${host}`] = spawnDetached(process.execPath, [probeMainPath(), "serve", "--bind", address, ...args], {
         netns: netnsNames.world(cluster),
         logFd: fd,
         env: { ...process.env, POD_NAME: `world-${host}`, POD_NAMESPACE: "", NODE_NAME: "world" },

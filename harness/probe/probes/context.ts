@@ -161,7 +161,7 @@ export async function resolveHost(
   });
   draft.result.timings.dnsMs = round(performance.now() - t);
   exchange.source.port = o.localPort;
-  if (o.kind === "timeout") {
+  if (o.kind === "timeout" || o.kind === "dropped") {
     return draft.finish({ outcome: "DNS_FAILED", detail: `resolving ${probe.host}: no DNS answer from ${serverText} before the timeout` });
   }
   if (o.kind === "error") {

@@ -33,8 +33,10 @@ export async function runDnsProbe(probe: DnsProbe, ctx: ProbeContext): Promise<P
     fixedPort: probe.sourcePort,
     ports: ctx.ports,
     timeoutMs: Math.max(1, probe.timeoutMs - draft.elapsed()),
+    watchDrop: (port, protocol) => ctx.drops.watch({ protocol, source: { address: src, port }, destination: { address: server.address, port: server.port } }),
   });
   draft.result.source.port = o.localPort;
+  if (o.kind === "dropped") return draft.finishDropped(o.reason, `the DNS query to ${server.address}:${server.port}`);
   if (o.kind === "timeout") {
     return draft.finish({ outcome: "TIMEOUT", detail: `no DNS answer from ${server.address}:${server.port} within ${probe.timeoutMs} ms` });
   }

@@ -13,7 +13,7 @@ test("image references reduce to their repository whatever the registry, tag or 
 test("known images map to this repo's programs with their readiness rule", () => {
   const probe = resolveImage("conform/probe:v9", "/repo");
   assert.ok(probe.ok);
-  assert.deepEqual(probe.entrypoint, [process.execPath, "/repo/dist/harness/probe/main.js"]);
+  assert.deepEqual(probe.entrypoint, [process.execPath, "/repo/dist/probe-image/main.mjs"]);
   assert.equal(probe.readiness.kind, "stdout-marker");
   assert.ok(probe.readiness.kind === "stdout-marker" && probe.readiness.markers.includes(PROBE_READY_MARKER));
   const agent = resolveImage("ghcr.io/conform/agent:dev", "/repo");
@@ -33,8 +33,8 @@ test("an unknown image is refused with a reason naming it and the runnable ones"
 test("command replaces the entrypoint and args follow it, as in Kubernetes", () => {
   const img = resolveImage("conform/probe", "/repo");
   assert.ok(img.ok);
-  assert.deepEqual(containerArgv(img, undefined, ["serve", "--http", "80"]), [process.execPath, "/repo/dist/harness/probe/main.js", "serve", "--http", "80"]);
+  assert.deepEqual(containerArgv(img, undefined, ["serve", "--http", "80"]), [process.execPath, "/repo/dist/probe-image/main.mjs", "serve", "--http", "80"]);
   assert.deepEqual(containerArgv(img, ["sh", "-c"], ["exit 3"]), ["sh", "-c", "exit 3"]);
   assert.deepEqual(containerArgv(img, ["sleep", "5"], undefined), ["sleep", "5"]);
-  assert.deepEqual(containerArgv(img, [], undefined), [process.execPath, "/repo/dist/harness/probe/main.js"], "an empty command means none");
+  assert.deepEqual(containerArgv(img, [], undefined), [process.execPath, "/repo/dist/probe-image/main.mjs"], "an empty command means none");
 });

@@ -31,7 +31,7 @@ interface ImageEntry {
 const IMAGE_TABLE: readonly ImageEntry[] = [
   {
     repository: "conform/probe",
-    entrypoint: (root) => [process.execPath, join(root, "dist/harness/probe/main.js")],
+    entrypoint: (root) => [process.execPath, join(root, "dist/probe-image/main.mjs")],
     readiness: { kind: "stdout-marker", markers: [PROBE_READY_MARKER, PROBE_READY_EVENT] },
   },
   {
