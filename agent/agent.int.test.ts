@@ -3,6 +3,7 @@
 // every agent reports the policy's resourceVersion realised on all its endpoints (the agents'
 // policy-status.json, and every pod's CiliumEndpoint published with its identity) — no sleeps.
 import { after, before, describe, test } from "node:test";
+import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,28 +62,8 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
       ["shop", "backend", nodes[1]!.name],
       ["other", "stranger", nodes[0]!.name],
     ];
-    for (const [ns, pod, node] of place) {
-      await core.createNamespacedPod({
-        namespace: ns,
-        body: {
-          metadata: { name: pod, namespace: ns, labels: { app: pod } },
-          spec: { nodeSelector: { "kubernetes.io/hostname": node }, containers: [{ name: "probe", image: "conform/probe:v1", args: ["serve", "--http", "8080", "--tcp", "9000"] }] },
-        },
-      });
-    }
-    for (const [ns, pod] of place) {
-      pods.set(
-        pod,
-        await waitFor(
-          `pod ${ns}/${pod} Ready`,
-          async () => {
-            const p = await core.readNamespacedPod({ namespace: ns, name: pod });
-            return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && p.status.podIP ? p : undefined;
-          },
-          { timeoutMs: 90_000, intervalMs: 250, onTimeout: async () => agentLogs() },
-        ),
-      );
-    }
+    for (const [ns, pod, node] of place) await createProbePod(core, { namespace: ns, name: pod, node, args: ["serve", "--http", "8080", "--tcp", "9000"] });
+    for (const [ns, pod] of place) pods.set(pod, await waitPodReady(core, ns, pod, async () => agentLogs()));
   });
 
   after(async () => {

@@ -7,6 +7,7 @@
 // Pods (namespace `modes`): a, b (clients, node 1), guarded (selected by `guarded-from-a`, which
 // admits only app=a), open (selected by no policy) — both servers on node 2.
 import { after, before, describe, test } from "node:test";
+import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -95,27 +96,9 @@ describe("enforcement modes default / always / never and audit mode, switched th
       ["guarded", serverNode().name],
       ["open", serverNode().name],
     ];
-    for (const [pod, node] of place) {
-      await core.createNamespacedPod({
-        namespace: NS,
-        body: {
-          metadata: { name: pod, namespace: NS, labels: { app: pod } },
-          spec: { nodeSelector: { "kubernetes.io/hostname": node }, containers: [{ name: "probe", image: "conform/probe:v1", args: ["serve", "--http", String(PORT)] }] },
-        },
-      });
-    }
+    for (const [pod, node] of place) await createProbePod(core, { namespace: NS, name: pod, node, args: ["serve", "--http", String(PORT)] });
     for (const [pod] of place) {
-      pods.set(
-        pod,
-        await waitFor(
-          `pod ${NS}/${pod} Ready`,
-          async () => {
-            const p = await core.readNamespacedPod({ namespace: NS, name: pod });
-            return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && p.status.podIP ? p : undefined;
-          },
-          { timeoutMs: 90_000, intervalMs: 250, onTimeout: logs },
-        ),
-      );
+      pods.set(pod, await waitPodReady(core, NS, pod, logs));
     }
     await createPolicy(GUARDED, { endpointSelector: { matchLabels: { app: "guarded" } }, ingress: [{ fromEndpoints: [{ matchLabels: { app: "a" } }] }] });
   });

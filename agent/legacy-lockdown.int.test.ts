@@ -4,6 +4,7 @@
 // the per-node sockets) names the policy that put payment-service into default deny, and
 // `conform status` shows the enforcement it comes from. The frontend probe is the must-pass control.
 import { after, before, describe, test } from "node:test";
+import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -68,27 +69,9 @@ describe("legacy-lockdown: a forgotten ingress policy blocks the health checker,
       ["health-checker", nodes[0]!.name, ["serve", "--http", "8080"]],
       ["frontend", nodes[0]!.name, ["serve", "--http", "8080"]],
     ];
-    for (const [pod, node, args] of place) {
-      await core.createNamespacedPod({
-        namespace: NS,
-        body: {
-          metadata: { name: pod, namespace: NS, labels: { app: pod } },
-          spec: { nodeSelector: { "kubernetes.io/hostname": node }, containers: [{ name: "probe", image: "conform/probe:v1", args }] },
-        },
-      });
-    }
+    for (const [pod, node, args] of place) await createProbePod(core, { namespace: NS, name: pod, node, args });
     for (const [pod] of place) {
-      pods.set(
-        pod,
-        await waitFor(
-          `pod ${NS}/${pod} Ready`,
-          async () => {
-            const p = await core.readNamespacedPod({ namespace: NS, name: pod });
-            return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && p.status.podIP ? p : undefined;
-          },
-          { timeoutMs: 90_000, intervalMs: 250, onTimeout: async () => agentLogs() },
-        ),
-      );
+      pods.set(pod, await waitPodReady(core, NS, pod, async () => agentLogs()));
     }
   });
 

@@ -134,36 +134,32 @@ spec:
     const [passes] = scenariosFrom(scenarioYaml("p", { namespace: "cf-p" }));
     const [drops] = scenariosFrom(scenarioYaml("d", { namespace: "cf-d" }).replace("{cf-d/a: ALLOWED}", "{cf-d/a: DROPPED}"));
     assert.ok(scenarioCost(drops!, 16) > scenarioCost(passes!, 16));
-    const items = [
-      { name: "cheap", locks: locks(["a"]), cost: 1 },
-      { name: "dear", locks: locks(["b"]), cost: 9 },
-    ];
-    const events: string[] = [];
-    await runScheduled(items, {
-      parallel: 1,
-      locks: (i) => i.locks,
-      cost: (i) => i.cost,
-      work: async (i) => void events.push(i.name),
-      onNotStarted: () => undefined,
-      onError: () => undefined,
-    });
-    assert.deepEqual(events, ["dear", "cheap"]);
+    const order = async (items: { name: string; locks: ScenarioLocks; cost: number }[]) => {
+      const events: string[] = [];
+      await runScheduled(items, {
+        parallel: 1,
+        locks: (i) => i.locks,
+        cost: (i) => i.cost,
+        work: async (i) => void events.push(i.name),
+        onNotStarted: () => undefined,
+        onError: () => undefined,
+      });
+      return events;
+    };
+    assert.deepEqual(
+      await order([
+        { name: "cheap", locks: locks(["a"]), cost: 1 },
+        { name: "dear", locks: locks(["b"]), cost: 9 },
+      ]),
+      ["dear", "cheap"],
+    );
     // Two that cannot overlap form a chain; it starts before a single costlier scenario.
     const chain = [
       { name: "solo", locks: locks(["s"]), cost: 8 },
       { name: "first", locks: locks(["shared"]), cost: 5 },
       { name: "second", locks: locks(["shared"]), cost: 4 },
     ];
-    events.length = 0;
-    await runScheduled(chain, {
-      parallel: 1,
-      locks: (i) => i.locks,
-      cost: (i) => i.cost,
-      work: async (i) => void events.push(i.name),
-      onNotStarted: () => undefined,
-      onError: () => undefined,
-    });
-    assert.deepEqual(events, ["first", "second", "solo"]);
+    assert.deepEqual(await order(chain), ["first", "second", "solo"]);
   });
 
   async function trace(items: { name: string; locks: ScenarioLocks }[], parallel: number) {

@@ -6,6 +6,7 @@
 // Tunnel mode also checks the overlay follows Node objects joining, changing and leaving, and that
 // a restarted agent leaves a converged overlay untouched.
 import { after, before, describe, test } from "node:test";
+import { createProbePod, waitPodReady } from "./testing/probe-pods.js";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -141,28 +142,9 @@ for (const mode of ["tunnel", "native"] as const satisfies readonly RoutingMode[
         ["good", nodes[0]!],
         ["bad", nodes[0]!],
       ] as const;
-      for (const [pod, node] of place) {
-        await core.createNamespacedPod({
-          namespace: NS,
-          body: {
-            metadata: { name: pod, labels: { app: pod } },
-            spec: { nodeSelector: { "kubernetes.io/hostname": node.name }, containers: [{ name: "probe", image: "conform/probe:v1", args: ["serve", "--http", "8080", "--tcp", "9000"] }] },
-          },
-        });
-      }
-      for (const [pod] of place) {
-        pods.set(
-          pod,
-          await waitFor(
-            `pod ${NS}/${pod} Ready`,
-            async () => {
-              const p = await core.readNamespacedPod({ namespace: NS, name: pod });
-              return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && p.status.podIP ? p : undefined;
-            },
-            { timeoutMs: 90_000, intervalMs: 250, onTimeout: async () => nodes.map((n) => agentLog(n).split("\n").slice(-15).join("\n")).join("\n---\n") },
-          ),
-        );
-      }
+      for (const [pod, node] of place) await createProbePod(core, { namespace: NS, name: pod, node: node.name, args: ["serve", "--http", "8080", "--tcp", "9000"] });
+      const logTails = async () => nodes.map((n) => agentLog(n).split("\n").slice(-15).join("\n")).join("\n---\n");
+      for (const [pod] of place) pods.set(pod, await waitPodReady(core, NS, pod, logTails));
     });
 
     after(async () => {
