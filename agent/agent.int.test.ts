@@ -3,9 +3,10 @@
 // every agent reports the policy's resourceVersion realised on all its endpoints (the agents'
 // policy-status.json, and every pod's CiliumEndpoint published with its identity) — no sleeps.
 import { after, before, describe, test } from "node:test";
+import { conformCli, upTestCluster } from "../harness/cluster/local/testing/cluster.js";
 import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from "@kubernetes/client-node";
@@ -14,10 +15,7 @@ import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
 import { agentLogTail, agentPinDir, agentStateDir, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
-import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
-import { kubeconfigPath } from "../harness/cluster/local/up.js";
-import { loadKubeConfig } from "../harness/kube/client.js";
 import { NetnsProbeExecutor } from "../harness/probe/netns-executor.js";
 import type { ProbeResult } from "../harness/probe/schema.js";
 import { waitFor } from "../harness/util/wait.js";
@@ -28,16 +26,11 @@ import { hostVethName } from "./endpoint/link-ops.js";
 import { HEALTH_CONTAINER_ID, HEALTH_IFNAME } from "./health/health-endpoint.js";
 
 const name = `as${process.pid}`;
-const cli = join(process.cwd(), "dist/harness/cli/main.js");
 const dir = mkdtempSync(join(tmpdir(), "cft-as-int-"));
 const CNP = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies" } as const;
 const CCNP = { group: "cilium.io", version: "v2", plural: "ciliumclusterwidenetworkpolicies" } as const;
 
-async function conform(args: string[]): Promise<string> {
-  const r = await execCapture(process.execPath, [cli, ...args], { timeoutMs: 180_000 });
-  if (r.code !== 0) throw new Error(`conform ${args.join(" ")} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const conform = (args: string[]) => conformCli(args, { timeoutMs: 180_000 });
 
 describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420_000 }, () => {
   let kc: KubeConfig;
@@ -48,12 +41,7 @@ describe("the conform agent enforces policy on a 2-node cluster", { timeout: 420
   const probes = new NetnsProbeExecutor({ resolveNetns: (p) => netnsNames.pod(name, pods.get(p.name)?.metadata?.uid ?? "") });
 
   before(async () => {
-    const configFile = join(dir, "cluster.yaml");
-    writeFileSync(configFile, "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  cni: conform\n  world: false\n");
-    await conform(["cluster", "up", "--name", name, "--config", configFile]);
-    nodes = readState(name)?.nodes ?? [];
-    assert.equal(nodes.length, 2);
-    kc = loadKubeConfig(kubeconfigPath(name));
+    ({ nodes, kc } = await upTestCluster(name, dir, { nodes: 2, cni: "conform", world: false }));
     core = kc.makeApiClient(CoreV1Api);
     custom = kc.makeApiClient(CustomObjectsApi);
     for (const ns of ["shop", "other"]) await core.createNamespace({ body: { metadata: { name: ns } } });

@@ -7,25 +7,22 @@
 // Pods (namespace `modes`): a, b (clients, node 1), guarded (selected by `guarded-from-a`, which
 // admits only app=a), open (selected by no policy) — both servers on node 2.
 import { after, before, describe, test } from "node:test";
+import { conformCli, upTestCluster } from "../harness/cluster/local/testing/cluster.js";
 import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { AgentFlowSource, agentAddresses } from "../harness/cluster/local/agent-flows.js";
-import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { mergePatch } from "../harness/cluster/local/kubelet/kube.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
 import { AGENT_CONFIGMAP, AGENT_NAMESPACE, agentLogTail, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
-import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
 import { editAgentSettings, restartAgents, withPolicySettings } from "../harness/cluster/local/testing/agent-restart.js";
-import { kubeconfigPath } from "../harness/cluster/local/up.js";
-import { loadKubeConfig } from "../harness/kube/client.js";
 import { NetnsProbeExecutor } from "../harness/probe/netns-executor.js";
 import { waitFor } from "../harness/util/wait.js";
 import { getAgentJson, parseAgentAddress } from "./api/client.js";
@@ -36,7 +33,6 @@ import { RESERVED_IDENTITY } from "./identity/reserved.js";
 import { AUDIT_MODE_ANNOTATION } from "./policy/index.js";
 
 const name = `em${process.pid}`;
-const cli = join(process.cwd(), "bin/conform.js");
 const dir = mkdtempSync(join(tmpdir(), "cft-modes-int-"));
 const NS = "modes";
 const PORT = 8080;
@@ -50,11 +46,7 @@ type Mode = "none" | "enforce" | "audit";
 type Outcome = "ALLOWED" | "TIMEOUT";
 type Direction = "ingress" | "egress";
 
-async function conform(args: string[]): Promise<string> {
-  const r = await execCapture(process.execPath, [cli, ...args], { timeoutMs: 240_000 });
-  if (r.code !== 0) throw new Error(`conform ${args.join(" ")} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const conform = (args: string[]) => conformCli(args);
 
 const policyNames = (list: readonly FlowPolicy[] | undefined): string[] => (list ?? []).map((p) => `${p.namespace ?? ""}/${p.name ?? ""}`);
 const brief = (f: Flow): string =>
@@ -76,16 +68,8 @@ describe("enforcement modes default / always / never and audit mode, switched th
   const serverNode = (): NodeRecord => nodes[1]!;
 
   before(async () => {
-    const configFile = join(dir, "cluster.yaml");
     // spec.agent starts the agents in the default mode explicitly: `up` must put it in the ConfigMap.
-    writeFileSync(
-      configFile,
-      "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  cni: conform\n  world: false\n  agent: {enforcementMode: default, auditMode: false}\n",
-    );
-    await conform(["cluster", "up", "--name", name, "--config", configFile]);
-    nodes = readState(name)?.nodes ?? [];
-    assert.equal(nodes.length, 2);
-    kc = loadKubeConfig(kubeconfigPath(name));
+    ({ nodes, kc } = await upTestCluster(name, dir, { nodes: 2, cni: "conform", world: false, agent: { enforcementMode: "default", auditMode: false } }));
     core = kc.makeApiClient(CoreV1Api);
     custom = kc.makeApiClient(CustomObjectsApi);
     flows = new AgentFlowSource(agentAddresses(name, nodes.map((n) => n.name)));

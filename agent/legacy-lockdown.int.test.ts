@@ -4,9 +4,10 @@
 // the per-node sockets) names the policy that put payment-service into default deny, and
 // `conform status` shows the enforcement it comes from. The frontend probe is the must-pass control.
 import { after, before, describe, test } from "node:test";
+import { conformCli, upTestCluster } from "../harness/cluster/local/testing/cluster.js";
 import { createProbePod, waitPodReady } from "../harness/cluster/local/testing/probe-pods.js";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -15,10 +16,7 @@ import { execCapture } from "../harness/cluster/local/kubelet/exec.js";
 import { netnsNames } from "../harness/cluster/local/names.js";
 import { agentLogTail, removeAgentPins } from "../harness/cluster/local/node-agent.js";
 import { clusterStateDir } from "../harness/cluster/local/paths.js";
-import { readState } from "../harness/cluster/local/state.js";
 import type { NodeRecord } from "../harness/cluster/local/state.js";
-import { kubeconfigPath } from "../harness/cluster/local/up.js";
-import { loadKubeConfig } from "../harness/kube/client.js";
 import { NetnsProbeExecutor } from "../harness/probe/netns-executor.js";
 import { waitFor } from "../harness/util/wait.js";
 import { getAgentJson, parseAgentAddress } from "./api/client.js";
@@ -31,11 +29,7 @@ const cli = join(process.cwd(), "bin/conform.js");
 const dir = mkdtempSync(join(tmpdir(), "cft-ob-int-"));
 const NS = "production";
 
-async function conform(args: string[], okCodes = [0]): Promise<string> {
-  const r = await execCapture(process.execPath, [cli, ...args], { timeoutMs: 180_000 });
-  if (!okCodes.includes(r.code ?? -1)) throw new Error(`conform ${args.join(" ")} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const conform = (args: string[], okCodes = [0]) => conformCli(args, { timeoutMs: 180_000, okCodes });
 
 const jsonLines = (text: string): FlowLine[] =>
   text
@@ -55,12 +49,7 @@ describe("legacy-lockdown: a forgotten ingress policy blocks the health checker,
     nodes.map((n) => agentLogTail(clusterStateDir(name), n.name, 20)).join("\n---\n");
 
   before(async () => {
-    const configFile = join(dir, "cluster.yaml");
-    writeFileSync(configFile, "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  cni: conform\n  world: false\n");
-    await conform(["cluster", "up", "--name", name, "--config", configFile]);
-    nodes = readState(name)?.nodes ?? [];
-    assert.equal(nodes.length, 2);
-    kc = loadKubeConfig(kubeconfigPath(name));
+    ({ nodes, kc } = await upTestCluster(name, dir, { nodes: 2, cni: "conform", world: false }));
     core = kc.makeApiClient(CoreV1Api);
     custom = kc.makeApiClient(CustomObjectsApi);
     await core.createNamespace({ body: { metadata: { name: NS } } });

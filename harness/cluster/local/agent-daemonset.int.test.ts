@@ -5,8 +5,9 @@
 // API server sees it, hostPath mounts that only the container sees, policy enforced across nodes,
 // and an agent restart done by the kubelet with pinned maps kept.
 import { after, before, describe, test } from "node:test";
+import { conformCli, upTestCluster } from "./testing/cluster.js";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
@@ -14,7 +15,6 @@ import { AppsV1Api, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig
 import type { V1Pod } from "@kubernetes/client-node";
 import { POLICY_STATUS_FILE } from "../../../agent/agent.js";
 import type { PolicySyncStatus } from "../../../agent/sync/policy-sync.js";
-import { loadKubeConfig } from "../../kube/client.js";
 import { NetnsProbeExecutor } from "../../probe/netns-executor.js";
 import { waitFor } from "../../util/wait.js";
 import { execCapture } from "./kubelet/exec.js";
@@ -22,23 +22,16 @@ import { podPaths } from "./kubelet/paths.js";
 import { normalizeNodePath } from "./kubelet/volumes/host-path.js";
 import { linkNames, netnsNames } from "./names.js";
 import { AGENT_DAEMONSET, AGENT_NAMESPACE, agentLogTail, agentPinDir, agentStateDir, nodeDir, removeAgentPins } from "./node-agent.js";
-import { clusterStateDir, repoRoot } from "./paths.js";
-import { readState } from "./state.js";
+import { clusterStateDir } from "./paths.js";
 import type { NodeRecord } from "./state.js";
 import { listNetns, rootLinks } from "./topology.js";
-import { kubeconfigPath } from "./up.js";
 
 const name = `ds${process.pid}`;
-const cli = join(repoRoot, "dist/harness/cli/main.js");
 const dir = mkdtempSync(join(tmpdir(), "cft-ds-int-"));
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 const CNP = { group: "cilium.io", version: "v2", plural: "ciliumnetworkpolicies" } as const;
 
-async function conform(args: string[]): Promise<string> {
-  const r = await execCapture(process.execPath, [cli, ...args], { timeoutMs: 240_000 });
-  if (r.code !== 0) throw new Error(`conform ${args.join(" ")} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const conform = (args: string[]) => conformCli(args);
 
 describe("the agent DaemonSet on a cni: conform local cluster", { timeout: 480_000 }, () => {
   let kc: KubeConfig;
@@ -51,12 +44,7 @@ describe("the agent DaemonSet on a cni: conform local cluster", { timeout: 480_0
 
   before(async () => {
     // No world host: not needed here, and one netns fewer on a shared machine.
-    const configFile = join(dir, "cluster.yaml");
-    writeFileSync(configFile, "apiVersion: conform.dev/v1alpha1\nkind: LocalCluster\nmetadata: {}\nspec:\n  nodes: 2\n  world: false\n");
-    await conform(["cluster", "up", "--name", name, "--config", configFile]);
-    nodes = readState(name)?.nodes ?? [];
-    assert.equal(nodes.length, 2);
-    kc = loadKubeConfig(kubeconfigPath(name));
+    ({ nodes, kc } = await upTestCluster(name, dir, { nodes: 2, world: false }));
     core = kc.makeApiClient(CoreV1Api);
   });
 
