@@ -227,13 +227,18 @@ async function readHealthEndpoints(kc: KubeConfig): Promise<Map<string, string>>
   return out;
 }
 
-export async function readLiveObjects(kc: KubeConfig, namespaces: readonly string[]): Promise<LiveObjects> {
+/**
+ * `targets`: the destination kinds the step probes. The API server's and the health endpoints'
+ * addresses are read only when a step names them (two more list calls per step otherwise).
+ */
+export async function readLiveObjects(kc: KubeConfig, namespaces: readonly string[], targets?: ReadonlySet<string>): Promise<LiveObjects> {
   const core = kc.makeApiClient(CoreV1Api);
+  const wants = (kind: string) => targets === undefined || targets.has(kind);
   const [pods, services, apiServer, health] = await Promise.all([
     Promise.all(namespaces.map((namespace) => core.listNamespacedPod({ namespace }))),
     Promise.all(namespaces.map((namespace) => core.listNamespacedService({ namespace }))),
-    readApiServerAddresses(kc),
-    readHealthEndpoints(kc),
+    wants("apiserver") ? readApiServerAddresses(kc) : undefined,
+    wants("health") ? readHealthEndpoints(kc) : undefined,
   ]);
   const byName = <T extends { metadata?: { namespace?: string; name?: string } }>(items: T[]) =>
     new Map(items.map((i) => [podKey(i.metadata?.namespace ?? "", i.metadata?.name ?? ""), i]));

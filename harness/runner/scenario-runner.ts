@@ -287,7 +287,8 @@ async function queryFlows(ctx: StepContext, since: number, sourceIPs: string[], 
 async function runExpect(step: PlannedStep & { kind: "expect" }, ctx: StepContext, sink: StepSink): Promise<void> {
   if (sink.cells.length === 0 && sink.checks.length === 0) return;
   const stepStart = Date.now();
-  const live = await readLiveObjects(ctx.handle.kubeConfig, ctx.namespaces);
+  const targets = new Set([...sink.cells.map((c) => c.target.kind), ...sink.checks.flatMap((f) => (f.to ? [f.to.kind] : []))]);
+  const live = await readLiveObjects(ctx.handle.kubeConfig, ctx.namespaces, targets);
   const book = addressBook(live, ctx.handle);
   const batches = batchBySource(sink.cells);
   const sourceIPs = [...new Set(batches.map((b) => book.podIP(b.source.namespace, b.source.name)).filter((ip): ip is string => ip !== undefined))];
